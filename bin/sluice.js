@@ -1,0 +1,6 @@
+#!/usr/bin/env node
+// The `sluice` command. The sources are TypeScript run through tsx, so `npm ci` is the only build.
+import { register } from 'tsx/esm/api';
+
+register();
+await import('../cli/main.ts');

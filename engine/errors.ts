@@ -1,0 +1,42 @@
+/**
+ * The one registry of errors Sluice reports. Every error a client, an operator or a script can see
+ * has a stable code here; the HTTP status and CLI exit code follow from it. Add codes, never rename.
+ */
+export const ERRORS = {
+  BODY_EMPTY: { status: 400, message: 'The request body is empty.' },
+  BODY_UNPARSEABLE: { status: 400, message: 'The body cannot be parsed as its declared content type.' },
+  BODY_SHAPE: { status: 400, message: 'The body parsed, but is not a list of transaction records.' },
+  BODY_TOO_LARGE: { status: 413, message: 'The request body is larger than the configured limit.' },
+  TOO_MANY_ROWS: { status: 413, message: 'The body holds more rows than one request may carry.' },
+  CONTENT_TYPE_UNSUPPORTED: { status: 415, message: 'The content type is not one Sluice accepts.' },
+  REFERENCE_DATA_INVALID: { status: 500, message: 'A reference table (modulus, IBAN registry) could not be loaded.' },
+  WASM_FAILURE: { status: 500, message: 'The validation kernels failed.' },
+  USAGE: { status: 400, message: 'Bad usage.' },
+  FILE_UNREADABLE: { status: 400, message: 'The input file cannot be read.' },
+  CONFIG_INVALID: { status: 500, message: 'The configuration is invalid.' },
+} as const;
+
+export type ErrorCode = keyof typeof ERRORS;
+
+export class SluiceError extends Error {
+  readonly code: ErrorCode;
+  readonly status: number;
+  readonly detail: Record<string, unknown> | undefined;
+
+  constructor(code: ErrorCode, message?: string, detail?: Record<string, unknown>) {
+    super(message ?? ERRORS[code].message);
+    this.name = 'SluiceError';
+    this.code = code;
+    this.status = ERRORS[code].status;
+    this.detail = detail;
+  }
+
+  /** The `{"error": {"code", "message"}}` body of CONTRACT §3. */
+  toJSON(): { error: { code: ErrorCode; message: string } } {
+    return { error: { code: this.code, message: this.message } };
+  }
+}
+
+export function isSluiceError(e: unknown): e is SluiceError {
+  return e instanceof SluiceError;
+}

@@ -1,0 +1,163 @@
+/**
+ * Builds Arrow record batches of Utf8 columns straight from bytes, for the text formats (CSV,
+ * JSON, NDJSON, MessagePack). Scanners append each field's bytes to that field's growing buffer;
+ * nothing per row is allocated. Fields outside CONTRACT §1 are skipped here (bronze keeps them).
+ */
+import { Field, makeData, RecordBatch, Schema, Struct, Utf8 } from 'apache-arrow';
+import { TEXT_FIELDS } from '../columns.ts';
+import { SluiceError } from '../errors.ts';
+
+/** Rows per emitted batch: big enough to amortise a kernel call, small enough to stream. */
+export const DEFAULT_BATCH_ROWS = 8192;
+
+// Text formats carry the amount as decimal text (`amount`); `amount_minor` is the Arrow form.
+export const BUILDER_FIELDS: readonly string[] = TEXT_FIELDS;
+const FIELD_INDEX = new Map<string, number>(TEXT_FIELDS.map((f, i) => [f, i]));
+
+/** Index of a record field name in the builder, or -1 for a field Sluice ignores. */
+export function fieldIndex(name: string): number {
+  return FIELD_INDEX.get(name) ?? -1;
+}
+
+class Utf8Buffer {
+  data = new Uint8Array(1 << 16);
+  size = 0;
+  offsets = new Int32Array(DEFAULT_BATCH_ROWS + 1);
+  validity = new Uint8Array((DEFAULT_BATCH_ROWS + 7) >> 3);
+  rows = 0;
+  nulls = 0;
+  used = false; // seen in any row of this batch: absent columns stay absent
+
+  reserve(bytes: number): void {
+    if (this.size + bytes <= this.data.length) return;
+    let cap = this.data.length * 2;
+    while (cap < this.size + bytes) cap *= 2;
+    const next = new Uint8Array(cap);
+    next.set(this.data.subarray(0, this.size));
+    this.data = next;
+  }
+
+  reset(capacityRows: number): void {
+    this.size = 0;
+    this.rows = 0;
+    this.nulls = 0;
+    this.used = false;
+    this.offsets = new Int32Array(capacityRows + 1);
+    this.validity = new Uint8Array((capacityRows + 7) >> 3);
+    this.data = new Uint8Array(Math.max(1 << 12, this.data.length));
+  }
+}
+
+export class TextBatchBuilder {
+  private readonly cols: Utf8Buffer[];
+  private readonly batchRows: number;
+  private readonly maxFieldBytes: number;
+  private rowOpen = false;
+  private readonly setInRow: Uint8Array;
+  private rows = 0;
+
+  constructor(opts: { batchRows?: number; maxFieldBytes?: number } = {}) {
+    this.batchRows = opts.batchRows ?? DEFAULT_BATCH_ROWS;
+    this.maxFieldBytes = opts.maxFieldBytes ?? 1 << 20;
+    this.cols = BUILDER_FIELDS.map(() => {
+      const b = new Utf8Buffer();
+      b.reset(this.batchRows);
+      return b;
+    });
+    this.setInRow = new Uint8Array(BUILDER_FIELDS.length);
+  }
+
+  get rowCount(): number {
+    return this.rows;
+  }
+
+  get full(): boolean {
+    return this.rows >= this.batchRows;
+  }
+
+  /** Opens a row; `append` and `present` open one by themselves when none is open. */
+  beginRow(): void {
+    this.rowOpen = true;
+    this.setInRow.fill(0);
+  }
+
+  /** Appends bytes to field `f` of the open row; may be called repeatedly for one value. */
+  append(f: number, src: Uint8Array, start: number, end: number): void {
+    if (!this.rowOpen) this.beginRow();
+    if (f < 0 || this.setInRow[f] === 2) return; // ignored field, or a repeated key (the first wins)
+    const c = this.cols[f] as Utf8Buffer;
+    const len = end - start;
+    if (c.size - (c.offsets[c.rows] as number) + len > this.maxFieldBytes) {
+      throw new SluiceError('BODY_UNPARSEABLE', `a value of ${BUILDER_FIELDS[f]} is longer than ${this.maxFieldBytes} bytes`);
+    }
+    c.reserve(len);
+    c.data.set(src.subarray(start, end), c.size);
+    c.size += len;
+    this.setInRow[f] = 1;
+  }
+
+  appendByte(f: number, byte: number): void {
+    if (!this.rowOpen) this.beginRow();
+    if (f < 0 || this.setInRow[f] === 2) return;
+    const c = this.cols[f] as Utf8Buffer;
+    c.reserve(1);
+    c.data[c.size++] = byte;
+    this.setInRow[f] = 1;
+  }
+
+  /** Marks field `f` of the open row as present (possibly empty); later values for it are ignored. */
+  present(f: number): void {
+    if (!this.rowOpen) this.beginRow();
+    if (f < 0) return;
+    this.setInRow[f] = 2;
+  }
+
+  /** Closes the row: fields never set are null. Returns true when a batch is full. */
+  endRow(): boolean {
+    if (!this.rowOpen) return false;
+    const r = this.rows;
+    for (let f = 0; f < this.cols.length; f++) {
+      const c = this.cols[f] as Utf8Buffer;
+      if (this.setInRow[f]) {
+        c.validity[r >> 3] = (c.validity[r >> 3] as number) | (1 << (r & 7));
+        c.used = true;
+      } else {
+        c.nulls++;
+      }
+      c.rows = r + 1;
+      c.offsets[r + 1] = c.size;
+    }
+    this.rows = r + 1;
+    this.rowOpen = false;
+    return this.rows >= this.batchRows;
+  }
+
+  /** Emits the rows so far as one record batch (null when there are none) and starts afresh. */
+  flush(): RecordBatch | null {
+    if (this.rows === 0) return null;
+    const n = this.rows;
+    const fields: Field[] = [];
+    const children = [];
+    for (let f = 0; f < this.cols.length; f++) {
+      const c = this.cols[f] as Utf8Buffer;
+      if (!c.used) continue;
+      fields.push(new Field(BUILDER_FIELDS[f] as string, new Utf8(), true));
+      children.push(
+        makeData({
+          type: new Utf8(),
+          length: n,
+          nullCount: c.nulls,
+          nullBitmap: c.nulls > 0 ? c.validity.subarray(0, (n + 7) >> 3) : null,
+          valueOffsets: c.offsets.subarray(0, n + 1),
+          data: c.data.subarray(0, c.size),
+        }),
+      );
+    }
+    const schema = new Schema(fields);
+    const struct = makeData({ type: new Struct(fields), length: n, nullCount: 0, children });
+    const batch = new RecordBatch(schema, struct);
+    for (const c of this.cols) c.reset(this.batchRows);
+    this.rows = 0;
+    return batch;
+  }
+}

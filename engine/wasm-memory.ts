@@ -1,0 +1,96 @@
+/**
+ * Owns one instance of the kernel module and its linear memory. Everything above `__heap_base` is
+ * a bump region that the caller resets once per batch: no allocator runs inside WASM, and memory
+ * grows only when a batch is larger than any before it (fresh pages are costly on these VMs).
+ */
+import { readFileSync } from 'node:fs';
+import { SluiceError } from './errors.ts';
+
+export interface KernelExports {
+  memory: WebAssembly.Memory;
+  __heap_base: WebAssembly.Global;
+  modulus_load(vPtr: number, vLen: number, sPtr: number, sLen: number): number;
+  registry_load(ptr: number, len: number): number;
+  iban_check_column(desc: number, n: number, outCodes: number, outCountry: number): void;
+  modulus_check_column(desc: number, n: number, outCodes: number): void;
+  validate_batch(desc: number, n: number, nowMs: number, maxFutureMs: number): number;
+  batch_desc_words(): number;
+  field_count(): number;
+}
+
+export const DEFAULT_WASM_PATH = new URL('../wasm/pkg/sluice_kernels.wasm', import.meta.url);
+
+const PAGE = 65536;
+
+let compiled: WebAssembly.Module | undefined;
+
+function compile(path: URL | string): WebAssembly.Module {
+  // Compiled once per thread: each worker instantiates its own memory from the same module.
+  if (!compiled || path !== DEFAULT_WASM_PATH) {
+    try {
+      compiled = new WebAssembly.Module(readFileSync(path));
+    } catch (e) {
+      throw new SluiceError('WASM_FAILURE', `cannot load the kernel module: ${(e as Error).message}`);
+    }
+  }
+  return compiled;
+}
+
+export class WasmMemory {
+  readonly exports: KernelExports;
+  private readonly base: number;
+  private top: number;
+
+  constructor(path: URL | string = DEFAULT_WASM_PATH) {
+    const instance = new WebAssembly.Instance(compile(path), {});
+    this.exports = instance.exports as unknown as KernelExports;
+    this.base = align(Number(this.exports.__heap_base.value), 8);
+    this.top = this.base;
+  }
+
+  get buffer(): ArrayBuffer {
+    return this.exports.memory.buffer;
+  }
+
+  /** Bytes of linear memory in use by the instance, for metrics. */
+  get byteLength(): number {
+    return this.exports.memory.buffer.byteLength;
+  }
+
+  /** Forgets every allocation. The loaded tables live in the module's statics, not here. */
+  reset(): void {
+    this.top = this.base;
+  }
+
+  /** Reserves `bytes` at an 8-byte aligned address, growing memory when needed. */
+  alloc(bytes: number): number {
+    const ptr = align(this.top, 8);
+    const end = ptr + bytes;
+    const have = this.exports.memory.buffer.byteLength;
+    if (end > have) this.exports.memory.grow(Math.ceil((end - have) / PAGE));
+    this.top = end;
+    return ptr;
+  }
+
+  /** Copies a typed array in; returns its address. */
+  copyIn(src: ArrayBufferView): number {
+    const ptr = this.alloc(src.byteLength);
+    new Uint8Array(this.buffer, ptr, src.byteLength).set(
+      new Uint8Array(src.buffer, src.byteOffset, src.byteLength),
+    );
+    return ptr;
+  }
+
+  /** Copies `bytes` bytes out of memory into a new buffer the caller owns (memory is reused). */
+  copyOut(ptr: number, bytes: number): ArrayBuffer {
+    return this.buffer.slice(ptr, ptr + bytes);
+  }
+
+  u32(ptr: number, length: number): Uint32Array {
+    return new Uint32Array(this.buffer, ptr, length);
+  }
+}
+
+function align(n: number, to: number): number {
+  return (n + to - 1) & ~(to - 1);
+}

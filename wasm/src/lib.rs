@@ -1,0 +1,23 @@
+//! Sluice's validation kernels: plain loops over Arrow column buffers, no allocation, no
+//! dependencies. Everything here is safe Rust and tested natively with `cargo test`; the only
+//! `unsafe` lives in `ffi.rs`, where raw pointers from JavaScript become slices.
+#![no_std]
+
+#[cfg(test)]
+extern crate std;
+
+pub mod codes;
+pub mod column;
+pub mod fields;
+pub mod iban;
+pub mod modulus;
+pub mod validate;
+
+#[cfg(target_arch = "wasm32")]
+mod ffi;
+
+#[cfg(all(target_arch = "wasm32", not(test)))]
+#[panic_handler]
+fn panic(_: &core::panic::PanicInfo) -> ! {
+    core::arch::wasm32::unreachable()
+}
