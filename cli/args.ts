@@ -13,7 +13,13 @@ export function parse(argv: string[], options: Options, positionals = true) {
 }
 
 /** A whole number flag within bounds, or a usage error. */
-export function intFlag(value: string | undefined, name: string, dflt: number, min: number, max: number): number {
+export function intFlag(
+  value: string | undefined,
+  name: string,
+  dflt: number,
+  min: number,
+  max: number,
+): number {
   if (value === undefined) return dflt;
   if (!/^\d+$/.test(value)) throw new SluiceError('USAGE', `--${name} takes a whole number`);
   const n = Number(value);

@@ -2,8 +2,9 @@
  * `sluice generate --rows N [--seed S] [--format csv|ndjson|arrow] --out FILE`: synthetic
  * transactions, and beside them FILE.labels.ndjson saying what each row should get.
  */
-import { createWriteStream, type WriteStream } from 'node:fs';
+
 import { once } from 'node:events';
+import { createWriteStream, type WriteStream } from 'node:fs';
 import { pipeline } from 'node:stream/promises';
 import {
   Field,
@@ -16,6 +17,7 @@ import {
   TimestampMillisecond,
   Utf8,
 } from 'apache-arrow';
+import { FIELDS } from '../engine/codes.ts';
 import { SluiceError } from '../engine/errors.ts';
 import { type GeneratedRow, type Label, TransactionGenerator } from '../engine/generator.ts';
 import { Kernels } from '../engine/kernels.ts';
@@ -26,25 +28,10 @@ import { REFERENCE_OPTIONS, referencePaths } from './reference-flags.ts';
 export const GENERATE_USAGE =
   'usage: sluice generate --rows N [--seed S] [--format csv|ndjson|arrow] [--bad-share 0.02] --out FILE';
 
-const TEXT_COLUMNS = [
-  'tx_id',
-  'currency',
-  'direction',
-  'channel',
-  'account_id',
-  'customer_id',
-  'sort_code',
-  'account_number',
-  'iban',
-  'counterparty_name',
-  'counterparty_sort_code',
-  'counterparty_account_number',
-  'counterparty_iban',
-  'counterparty_country',
-  'reference',
-] as const;
+/** Columns written as text in every format; `ts` and `amount` are typed in Arrow. */
+const TEXT_COLUMNS = FIELDS.filter((f) => f !== 'ts' && f !== 'amount');
 
-const CSV_COLUMNS = ['tx_id', 'ts', 'amount', ...TEXT_COLUMNS.slice(1)] as const;
+const CSV_COLUMNS = FIELDS;
 
 function textOf(row: GeneratedRow, f: string): string | undefined {
   if (row.omit?.includes(f as keyof GeneratedRow)) return undefined;
@@ -152,7 +139,14 @@ function arrowSink(stream: WriteStream, batchRows = 8192): Sink {
       const { bits, nulls } = validityOf(vals.map((v) => v !== undefined));
       fields.push(new Field(f, new Utf8(), true));
       children.push(
-        makeData({ type: new Utf8(), length: n, nullCount: nulls, nullBitmap: nulls ? bits : null, valueOffsets: offsets, data }),
+        makeData({
+          type: new Utf8(),
+          length: n,
+          nullCount: nulls,
+          nullBitmap: nulls ? bits : null,
+          valueOffsets: offsets,
+          data,
+        }),
       );
     }
     const struct = makeData({ type: new Struct(fields), length: n, nullCount: 0, children });
@@ -196,7 +190,8 @@ export async function generateCommand(argv: string[]): Promise<number> {
     throw new SluiceError('USAGE', '--format is csv, ndjson or arrow');
   }
   const badShare = values['bad-share'] === undefined ? 0.02 : Number(values['bad-share']);
-  if (!(badShare >= 0 && badShare <= 1)) throw new SluiceError('USAGE', '--bad-share is a number from 0 to 1');
+  if (!(badShare >= 0 && badShare <= 1))
+    throw new SluiceError('USAGE', '--bad-share is a number from 0 to 1');
   const reference = loadReferenceData(referencePaths(values));
   const gen = new TransactionGenerator(new Kernels(reference), reference, { rows, seed, badShare, format });
   const data = createWriteStream(out);
@@ -218,6 +213,8 @@ export async function generateCommand(argv: string[]): Promise<number> {
   await write(labels, labelBuf);
   labels.end();
   await once(labels, 'close');
-  process.stderr.write(`sluice generate: ${rows} rows (${bad} labelled bad) to ${out}, labels in ${out}.labels.ndjson\n`);
+  process.stderr.write(
+    `sluice generate: ${rows} rows (${bad} labelled bad) to ${out}, labels in ${out}.labels.ndjson\n`,
+  );
   return 0;
 }

@@ -2,8 +2,9 @@
  * Reference-table locations, shared by every command that validates: flags first, then
  * SLUICE_* environment variables, then the tables shipped in reference/.
  */
-import type { Options } from './args.ts';
+
 import type { ReferencePaths } from '../engine/reference-data.ts';
+import type { Options } from './args.ts';
 
 export const REFERENCE_OPTIONS: Options = {
   'modulus-weights': { type: 'string' },

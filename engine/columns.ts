@@ -5,6 +5,7 @@
  * No row ever becomes a JS object.
  */
 import { type Data, DataType, type RecordBatch, TimeUnit, type Utf8 } from 'apache-arrow';
+import { FIELDS } from './codes.ts';
 import { SluiceError } from './errors.ts';
 
 export interface Utf8Column {
@@ -20,26 +21,11 @@ export interface Int64Column {
   validity: Uint8Array | null;
 }
 
-/** The record's string fields, in the order the kernel descriptor wants them. */
-export const TEXT_FIELDS = [
-  'tx_id',
-  'ts',
-  'amount',
-  'currency',
-  'direction',
-  'channel',
-  'account_id',
-  'customer_id',
-  'sort_code',
-  'account_number',
-  'iban',
-  'counterparty_name',
-  'counterparty_sort_code',
-  'counterparty_account_number',
-  'counterparty_iban',
-  'counterparty_country',
-  'reference',
-] as const;
+/**
+ * The record's string fields, in the order the kernel descriptor wants them: the same slots as the
+ * per-field code matrix (`ts` and `amount` may instead arrive as Int64 columns).
+ */
+export const TEXT_FIELDS = FIELDS;
 
 export type TextField = (typeof TEXT_FIELDS)[number];
 
@@ -59,7 +45,7 @@ export function columnsOf(batch: RecordBatch): ColumnSet {
   for (const field of batch.schema.fields) {
     const name = field.name;
     const vector = batch.getChild(name);
-    if (!vector || vector.data.length !== 1) continue;
+    if (vector?.data.length !== 1) continue;
     const data = vector.data[0] as Data;
     if (name === 'amount_minor') {
       set.amountMinor = int64Of(data, name);
@@ -174,7 +160,11 @@ function int64Of(data: Data, name: string): Int64Column {
   const validity = validityOf(data);
   const n = data.length;
   if (DataType.isInt(type) && type.bitWidth === 64 && type.isSigned) {
-    return { kind: 'int64', values: (data.values as BigInt64Array).subarray(data.offset, data.offset + n), validity };
+    return {
+      kind: 'int64',
+      values: (data.values as BigInt64Array).subarray(data.offset, data.offset + n),
+      validity,
+    };
   }
   if (DataType.isTimestamp(type)) {
     const raw = (data.values as BigInt64Array).subarray(data.offset, data.offset + n);

@@ -9,7 +9,10 @@ export const ERRORS = {
   BODY_TOO_LARGE: { status: 413, message: 'The request body is larger than the configured limit.' },
   TOO_MANY_ROWS: { status: 413, message: 'The body holds more rows than one request may carry.' },
   CONTENT_TYPE_UNSUPPORTED: { status: 415, message: 'The content type is not one Sluice accepts.' },
-  REFERENCE_DATA_INVALID: { status: 500, message: 'A reference table (modulus, IBAN registry) could not be loaded.' },
+  REFERENCE_DATA_INVALID: {
+    status: 500,
+    message: 'A reference table (modulus, IBAN registry) could not be loaded.',
+  },
   WASM_FAILURE: { status: 500, message: 'The validation kernels failed.' },
   USAGE: { status: 400, message: 'Bad usage.' },
   FILE_UNREADABLE: { status: 400, message: 'The input file cannot be read.' },

@@ -93,13 +93,110 @@ interface Account {
   name: string;
 }
 
-const FIRST = ['Olivia', 'Amelia', 'Isla', 'Ava', 'Mia', 'Noah', 'Oliver', 'George', 'Arthur', 'Leo', 'Harry', 'Oscar', 'Priya', 'Mohammed', 'Chloe', 'Aled', 'Siobhan', 'Callum', 'Ewan', 'Fatima'];
-const LAST = ['Smith', 'Jones', 'Taylor', 'Brown', 'Williams', 'Wilson', 'Johnson', 'Davies', 'Patel', 'Robinson', 'Wright', 'Thompson', 'Evans', 'Walker', 'Khan', 'Hughes', 'Murphy', 'Campbell', 'MacLeod', 'Price'];
-const MERCHANTS = ['TESCO STORES', 'SAINSBURYS', 'ASDA', 'BOOTS', 'GREGGS', 'TFL TRAVEL', 'AMAZON UK', 'SHELL UK', 'PRET A MANGER', 'JOHN LEWIS', 'ARGOS', 'WAITROSE'];
-const BILLERS = ['BRITISH GAS', 'THAMES WATER', 'COUNCIL TAX', 'BT GROUP', 'OCTOPUS ENERGY', 'VODAFONE', 'SKY UK', 'TV LICENCE'];
-const EMPLOYERS = ['ACME LTD', 'NHS TRUST', 'HMRC PAYROLL', 'BARCLAYS PLC', 'UNIVERSITY OF LEEDS', 'TESCO PLC'];
+const FIRST = [
+  'Olivia',
+  'Amelia',
+  'Isla',
+  'Ava',
+  'Mia',
+  'Noah',
+  'Oliver',
+  'George',
+  'Arthur',
+  'Leo',
+  'Harry',
+  'Oscar',
+  'Priya',
+  'Mohammed',
+  'Chloe',
+  'Aled',
+  'Siobhan',
+  'Callum',
+  'Ewan',
+  'Fatima',
+];
+const LAST = [
+  'Smith',
+  'Jones',
+  'Taylor',
+  'Brown',
+  'Williams',
+  'Wilson',
+  'Johnson',
+  'Davies',
+  'Patel',
+  'Robinson',
+  'Wright',
+  'Thompson',
+  'Evans',
+  'Walker',
+  'Khan',
+  'Hughes',
+  'Murphy',
+  'Campbell',
+  'MacLeod',
+  'Price',
+];
+const MERCHANTS = [
+  'TESCO STORES',
+  'SAINSBURYS',
+  'ASDA',
+  'BOOTS',
+  'GREGGS',
+  'TFL TRAVEL',
+  'AMAZON UK',
+  'SHELL UK',
+  'PRET A MANGER',
+  'JOHN LEWIS',
+  'ARGOS',
+  'WAITROSE',
+];
+const BILLERS = [
+  'BRITISH GAS',
+  'THAMES WATER',
+  'COUNCIL TAX',
+  'BT GROUP',
+  'OCTOPUS ENERGY',
+  'VODAFONE',
+  'SKY UK',
+  'TV LICENCE',
+];
+const EMPLOYERS = [
+  'ACME LTD',
+  'NHS TRUST',
+  'HMRC PAYROLL',
+  'BARCLAYS PLC',
+  'UNIVERSITY OF LEEDS',
+  'TESCO PLC',
+];
 const BANK_CODES = ['NWBK', 'BARC', 'LOYD', 'HBUK', 'MIDL', 'NAIA', 'CPBK', 'ABBY'];
-const FOREIGN = ['DE', 'FR', 'ES', 'IT', 'NL', 'IE', 'BE', 'PL', 'PT', 'SE', 'CH', 'NO', 'DK', 'AT', 'FI', 'GR', 'CZ', 'HU', 'RO', 'AE', 'SA', 'TR', 'IL', 'BR', 'MU'];
+const FOREIGN = [
+  'DE',
+  'FR',
+  'ES',
+  'IT',
+  'NL',
+  'IE',
+  'BE',
+  'PL',
+  'PT',
+  'SE',
+  'CH',
+  'NO',
+  'DK',
+  'AT',
+  'FI',
+  'GR',
+  'CZ',
+  'HU',
+  'RO',
+  'AE',
+  'SA',
+  'TR',
+  'IL',
+  'BR',
+  'MU',
+];
 
 function pick<T>(r: () => number, xs: readonly T[]): T {
   return xs[Math.floor(r() * xs.length)] as T;
@@ -136,7 +233,10 @@ function parseRegistrySpec(spec: Uint8Array): Map<string, CountryFormat> {
   for (const line of new TextDecoder().decode(spec).split('\n')) {
     const [cc, len, fmt] = line.trim().split(',');
     if (!cc || !len || !fmt) continue;
-    const segments = [...fmt.matchAll(/(\d+)!?([nac])/g)].map((m) => ({ n: Number(m[1]), cls: m[2] as string }));
+    const segments = [...fmt.matchAll(/(\d+)!?([nac])/g)].map((m) => ({
+      n: Number(m[1]),
+      cls: m[2] as string,
+    }));
     out.set(cc, { length: Number(len), segments });
   }
   return out;
@@ -146,7 +246,12 @@ function bban(r: () => number, f: CountryFormat): string {
   let s = '';
   for (const seg of f.segments) {
     for (let i = 0; i < seg.n; i++) {
-      s += seg.cls === 'n' ? String(Math.floor(r() * 10)) : seg.cls === 'a' ? pick(r, [...UPPER]) : pick(r, [...ALNUM]);
+      s +=
+        seg.cls === 'n'
+          ? String(Math.floor(r() * 10))
+          : seg.cls === 'a'
+            ? pick(r, [...UPPER])
+            : pick(r, [...ALNUM]);
     }
   }
   return s;
@@ -218,7 +323,11 @@ export class TransactionGenerator {
       const f = this.countries.get(c) as CountryFormat;
       return Array.from({ length: 8 }, () => {
         const b = bban(this.r, f);
-        return { iban: `${c}${ibanCheckDigits(c, b)}${b}`, country: c, name: `${pick(this.r, LAST).toUpperCase()} ${pick(this.r, ['GMBH', 'SA', 'SRL', 'BV', 'AB', 'LLC', 'AG'])}` };
+        return {
+          iban: `${c}${ibanCheckDigits(c, b)}${b}`,
+          country: c,
+          name: `${pick(this.r, LAST).toUpperCase()} ${pick(this.r, ['GMBH', 'SA', 'SRL', 'BV', 'AB', 'LLC', 'AG'])}`,
+        };
       });
     });
   }
@@ -267,7 +376,12 @@ export class TransactionGenerator {
       this.breakRow(row, kind as ReasonCode);
     }
     // Remember some well-formed tx ids for DUPLICATE_TX rows to repeat later.
-    if (kind !== 'DUPLICATE_TX' && kind !== 'TX_ID_FORMAT' && this.issued.length < 4096 && (i === 0 || r() < 0.01)) {
+    if (
+      kind !== 'DUPLICATE_TX' &&
+      kind !== 'TX_ID_FORMAT' &&
+      this.issued.length < 4096 &&
+      (i === 0 || r() < 0.01)
+    ) {
       this.issued.push(row.tx_id);
     }
     const reasons = kind === 'background' ? [] : [kind as ReasonCode];
@@ -298,7 +412,8 @@ export class TransactionGenerator {
       channel: 'CARD',
       account_id: acct.id,
       customer_id: acct.customer,
-      sort_code: r() < 0.5 ? `${acct.sort.slice(0, 2)}-${acct.sort.slice(2, 4)}-${acct.sort.slice(4)}` : acct.sort,
+      sort_code:
+        r() < 0.5 ? `${acct.sort.slice(0, 2)}-${acct.sort.slice(2, 4)}-${acct.sort.slice(4)}` : acct.sort,
       account_number: acct.number,
     };
     let minor: bigint;
@@ -382,7 +497,12 @@ export class TransactionGenerator {
         row.tx_id = pick(r, this.issued);
         break;
       case 'TIMESTAMP_INVALID':
-        row.ts_text = pick(r, ['2026-13-01T00:00:00Z', '2026-02-30T10:00:00Z', 'yesterday', '2026-06-01 25:00:00+01:00']);
+        row.ts_text = pick(r, [
+          '2026-13-01T00:00:00Z',
+          '2026-02-30T10:00:00Z',
+          'yesterday',
+          '2026-06-01 25:00:00+01:00',
+        ]);
         break;
       case 'TIMESTAMP_FUTURE':
         row.ts = this.opts.now + 365 * 86_400_000;

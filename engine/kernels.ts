@@ -3,9 +3,10 @@
  * batch's columns into its memory, runs the fused validation, and copies the verdict columns out.
  * One `Kernels` per thread (each worker has its own).
  */
-import { SluiceError } from './errors.ts';
+
 import type { ColumnSet, Int64Column, TextField, Utf8Column } from './columns.ts';
 import { TEXT_FIELDS } from './columns.ts';
+import { SluiceError } from './errors.ts';
 import type { ReferenceData } from './reference-data.ts';
 import { WasmMemory } from './wasm-memory.ts';
 
@@ -69,7 +70,10 @@ export class Kernels {
       );
     }
     if (countries <= 0) {
-      throw new SluiceError('REFERENCE_DATA_INVALID', `IBAN registry ${reference.paths.ibanRegistry}: bad line ${-countries}`);
+      throw new SluiceError(
+        'REFERENCE_DATA_INVALID',
+        `IBAN registry ${reference.paths.ibanRegistry}: bad line ${-countries}`,
+      );
     }
     return { modulusRows: rows, ibanCountries: countries };
   }

@@ -35,7 +35,10 @@ function read(path: string, what: string): Buffer {
   try {
     return readFileSync(path);
   } catch (e) {
-    throw new SluiceError('REFERENCE_DATA_INVALID', `cannot read the ${what} at ${path}: ${(e as Error).message}`);
+    throw new SluiceError(
+      'REFERENCE_DATA_INVALID',
+      `cannot read the ${what} at ${path}: ${(e as Error).message}`,
+    );
   }
 }
 

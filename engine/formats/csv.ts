@@ -13,7 +13,7 @@ const COMMA = 0x2c;
 const CR = 0x0d;
 const LF = 0x0a;
 
-const enum State {
+enum State {
   FieldStart,
   Unquoted,
   Quoted,
@@ -120,7 +120,11 @@ export class CsvScanner {
   /** Ends the input; returns the last batches. An open quote at the end is an error. */
   end(): RecordBatch[] {
     if (this.state === State.Quoted) this.fail('a quoted field is not closed');
-    if (this.state === State.Unquoted || this.state === State.QuoteInQuoted || (this.state === State.FieldStart && this.col > 0)) {
+    if (
+      this.state === State.Unquoted ||
+      this.state === State.QuoteInQuoted ||
+      (this.state === State.FieldStart && this.col > 0)
+    ) {
       this.endField();
       this.finishRecord();
     }

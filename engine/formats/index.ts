@@ -70,7 +70,11 @@ export function parseBody(format: Format, body: Uint8Array, opts: ParseOptions =
 }
 
 /** Streams a file's record batches, with memory bounded by one chunk and one batch. */
-export async function* readFileBatches(path: string, format: Format, opts: ParseOptions = {}): AsyncGenerator<RecordBatch> {
+export async function* readFileBatches(
+  path: string,
+  format: Format,
+  opts: ParseOptions = {},
+): AsyncGenerator<RecordBatch> {
   if (format === 'json' || format === 'msgpack') {
     // Neither has record boundaries a stream can find cheaply; files this big should be NDJSON/CSV/Arrow.
     const body = await readBody(path);

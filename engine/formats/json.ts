@@ -81,7 +81,16 @@ class JsonCursor {
   private escape(i: number, builder: TextBatchBuilder | null, f: number): number {
     const b = this.buf;
     const e = b[i + 1];
-    const simple: Record<number, number> = { 0x22: 0x22, 0x5c: 0x5c, 0x2f: 0x2f, 0x62: 8, 0x66: 12, 0x6e: 10, 0x72: 13, 0x74: 9 };
+    const simple: Record<number, number> = {
+      34: 0x22,
+      92: 0x5c,
+      47: 0x2f,
+      98: 8,
+      102: 12,
+      110: 10,
+      114: 13,
+      116: 9,
+    };
     if (e === undefined) this.fail('unterminated escape');
     if (e !== 0x75) {
       const v = simple[e];
@@ -221,7 +230,8 @@ class JsonCursor {
     const c = b[s] as number;
     if (c === 0x74 || c === 0x66 || c === 0x6e) {
       const word = latin1Key(b, s, e);
-      if (word !== 'true' && word !== 'false' && word !== 'null') this.fail(`bad literal '${word.slice(0, 20)}'`);
+      if (word !== 'true' && word !== 'false' && word !== 'null')
+        this.fail(`bad literal '${word.slice(0, 20)}'`);
       return;
     }
     if (!isJsonNumber(b, s, e)) this.fail('bad number');

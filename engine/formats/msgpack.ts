@@ -63,16 +63,12 @@ class Reader {
   header(kind: 'array' | 'map'): number {
     const t = this.buf[this.pos];
     if (t === undefined) this.fail('unexpected end of input');
-    if (kind === 'array') {
-      if (t >= 0x90 && t <= 0x9f) return this.pos++, t & 0x0f;
-      if (t === 0xdc) return this.pos++, this.u16();
-      if (t === 0xdd) return this.pos++, this.u32();
-    } else {
-      if (t >= 0x80 && t <= 0x8f) return this.pos++, t & 0x0f;
-      if (t === 0xde) return this.pos++, this.u16();
-      if (t === 0xdf) return this.pos++, this.u32();
-    }
-    return -1;
+    const [fixLo, fix16, fix32] = kind === 'array' ? [0x90, 0xdc, 0xdd] : [0x80, 0xde, 0xdf];
+    if (t < fixLo || (t > fixLo + 15 && t !== fix16 && t !== fix32)) return -1;
+    this.pos++;
+    if (t === fix16) return this.u16();
+    if (t === fix32) return this.u32();
+    return t & 0x0f;
   }
 
   /** A string key; returns its builder field index (-1: ignored). */
@@ -104,9 +100,14 @@ class Reader {
       b.present(f);
       this.pos += len;
     };
-    if (t <= 0x7f) return text(String(t));
-    if (t >= 0xe0) return text(String(t - 0x100));
-    if (t >= 0xa0 && t <= 0xbf) return raw(t & 0x1f);
+    if (t <= 0x7f || t >= 0xe0) {
+      text(String(t <= 0x7f ? t : t - 0x100)); // positive and negative fixint
+      return;
+    }
+    if (t >= 0xa0 && t <= 0xbf) {
+      raw(t & 0x1f); // fixstr
+      return;
+    }
     if ((t >= 0x80 && t <= 0x9f) || t === 0xdc || t === 0xdd || t === 0xde || t === 0xdf) {
       this.pos--;
       this.skipContainer(depth);
@@ -119,53 +120,69 @@ class Reader {
       case 0xc0:
         return; // nil: absent
       case 0xc2:
-        return text('false');
+        text('false');
+        return;
       case 0xc3:
-        return text('true');
+        text('true');
+        return;
       case 0xc4:
       case 0xd9:
-        return raw(this.u8());
+        raw(this.u8());
+        return;
       case 0xc5:
       case 0xda:
-        return raw(this.u16());
+        raw(this.u16());
+        return;
       case 0xc6:
       case 0xdb:
-        return raw(this.u32());
+        raw(this.u32());
+        return;
       case 0xca:
         this.need(4);
         this.pos += 4;
-        return text(String(v.getFloat32(this.pos - 4)));
+        text(String(v.getFloat32(this.pos - 4)));
+        return;
       case 0xcb:
         this.need(8);
         this.pos += 8;
-        return text(String(v.getFloat64(this.pos - 8)));
+        text(String(v.getFloat64(this.pos - 8)));
+        return;
       case 0xcc:
-        return text(String(this.u8()));
+        text(String(this.u8()));
+        return;
       case 0xcd:
-        return text(String(this.u16()));
+        text(String(this.u16()));
+        return;
       case 0xce:
-        return text(String(this.u32()));
+        text(String(this.u32()));
+        return;
       case 0xcf:
         this.need(8);
         this.pos += 8;
-        return text(String(v.getBigUint64(this.pos - 8)));
+        text(String(v.getBigUint64(this.pos - 8)));
+        return;
       case 0xd0:
         this.need(1);
-        return text(String(v.getInt8(this.pos++)));
+        text(String(v.getInt8(this.pos++)));
+        return;
       case 0xd1:
         this.need(2);
         this.pos += 2;
-        return text(String(v.getInt16(this.pos - 2)));
+        text(String(v.getInt16(this.pos - 2)));
+        return;
       case 0xd2:
         this.need(4);
         this.pos += 4;
-        return text(String(v.getInt32(this.pos - 4)));
+        text(String(v.getInt32(this.pos - 4)));
+        return;
       case 0xd3:
         this.need(8);
         this.pos += 8;
-        return text(String(v.getBigInt64(this.pos - 8)));
+        text(String(v.getBigInt64(this.pos - 8)));
+        return;
       default:
-        return this.ext(t, b, f);
+        this.ext(t, b, f);
+        return;
     }
   }
 

@@ -88,7 +88,10 @@ export class TextBatchBuilder {
     const c = this.cols[f] as Utf8Buffer;
     const len = end - start;
     if (c.size - (c.offsets[c.rows] as number) + len > this.maxFieldBytes) {
-      throw new SluiceError('BODY_UNPARSEABLE', `a value of ${BUILDER_FIELDS[f]} is longer than ${this.maxFieldBytes} bytes`);
+      throw new SluiceError(
+        'BODY_UNPARSEABLE',
+        `a value of ${BUILDER_FIELDS[f]} is longer than ${this.maxFieldBytes} bytes`,
+      );
     }
     c.reserve(len);
     c.data.set(src.subarray(start, end), c.size);

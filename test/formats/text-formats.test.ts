@@ -34,7 +34,9 @@ function code(fn: () => unknown): string {
 
 describe('CSV', () => {
   it('maps header names to fields, keeps quoted commas, quotes and newlines, ignores unknown columns', () => {
-    const r = rows(parseCsv(b('tx_id,amount,extra,reference\r\nT1,"1,234.50",x,"say ""hi""\nthere"\r\nT2,5.00,y,\n')));
+    const r = rows(
+      parseCsv(b('tx_id,amount,extra,reference\r\nT1,"1,234.50",x,"say ""hi""\nthere"\r\nT2,5.00,y,\n')),
+    );
     expect(r).toEqual([
       { tx_id: 'T1', amount: '1,234.50', reference: 'say "hi"\nthere' },
       { tx_id: 'T2', amount: '5.00', reference: '' },
@@ -64,7 +66,9 @@ describe('CSV', () => {
   });
 
   it('gives the same rows however the input is split into chunks', () => {
-    const text = b('tx_id,reference,amount\r\nT1,"a ""q"", b",1.00\r\nT2,plain,2.00\r\nT3,"multi\r\nline",3.00\r\n');
+    const text = b(
+      'tx_id,reference,amount\r\nT1,"a ""q"", b",1.00\r\nT2,plain,2.00\r\nT3,"multi\r\nline",3.00\r\n',
+    );
     const whole = rows(parseCsv(text));
     for (const size of [1, 2, 3, 7, 13]) {
       const s = new CsvScanner();
@@ -84,14 +88,20 @@ describe('CSV', () => {
 
 describe('JSON', () => {
   it('reads {"transactions": [...]} and bare arrays, keeping numbers as their source text', () => {
-    const wrapped = rows(parseJson(b('{"meta":{"a":[1,{"b":2}]},"transactions":[{"tx_id":"T1","amount":1234.50,"ts":1700000000000}]}')));
+    const wrapped = rows(
+      parseJson(
+        b('{"meta":{"a":[1,{"b":2}]},"transactions":[{"tx_id":"T1","amount":1234.50,"ts":1700000000000}]}'),
+      ),
+    );
     expect(wrapped).toEqual([{ tx_id: 'T1', amount: '1234.50', ts: '1700000000000' }]);
     const bare = rows(parseJson(b('[{"tx_id":"T2","amount":"0.10"},{"tx_id":"T3","amount":1e3}]')));
     expect(bare.map((r) => r.amount)).toEqual(['0.10', '1e3']);
   });
 
   it('decodes escapes, including surrogate pairs, into UTF-8', () => {
-    const r = rows(parseJson(b('[{"tx_id":"T1","counterparty_name":"Zo\\u00eb \\ud83d\\ude00 \\"Q\\"\\n"}]')));
+    const r = rows(
+      parseJson(b('[{"tx_id":"T1","counterparty_name":"Zo\\u00eb \\ud83d\\ude00 \\"Q\\"\\n"}]')),
+    );
     expect(r[0]?.counterparty_name).toBe('Zoë 😀 "Q"\n');
   });
 

@@ -104,8 +104,8 @@ fn char_count(b: &[u8]) -> usize {
 }
 
 fn required_text(col: StrCol, n: usize, max_chars: usize, out: &mut [u8]) {
-    for i in 0..n {
-        out[i] = match col.get_present(i) {
+    for (i, o) in out.iter_mut().enumerate().take(n) {
+        *o = match col.get_present(i) {
             None => MISSING_FIELD,
             Some(b) if char_count(b) > max_chars => FIELD_TOO_LONG,
             Some(_) => OK,
@@ -114,8 +114,8 @@ fn required_text(col: StrCol, n: usize, max_chars: usize, out: &mut [u8]) {
 }
 
 fn optional_text(col: StrCol, n: usize, max_chars: usize, out: &mut [u8]) {
-    for i in 0..n {
-        out[i] = match col.get_present(i) {
+    for (i, o) in out.iter_mut().enumerate().take(n) {
+        *o = match col.get_present(i) {
             Some(b) if char_count(b) > max_chars => FIELD_TOO_LONG,
             _ => OK,
         };
@@ -217,8 +217,8 @@ pub fn validate_batch(
     let [c_tx, c_ts, c_amount, c_currency, c_direction, c_channel, c_account_id, c_customer_id, c_sort, c_acct, c_iban, c_cp_name, c_cp_sort, c_cp_acct, c_cp_iban, c_cp_country, c_reference] =
         fields_out;
 
-    for i in 0..n {
-        c_tx[i] = match batch.tx_id.get_present(i) {
+    for (i, o) in c_tx.iter_mut().enumerate() {
+        *o = match batch.tx_id.get_present(i) {
             None => MISSING_FIELD,
             Some(b) if !fields::tx_id_ok(b) => TX_ID_FORMAT,
             Some(_) => OK,
@@ -279,15 +279,15 @@ pub fn validate_batch(
         out_amount[i] = v;
     }
 
-    for i in 0..n {
-        c_direction[i] = match batch.direction.get_present(i) {
+    for (i, o) in c_direction.iter_mut().enumerate() {
+        *o = match batch.direction.get_present(i) {
             None => MISSING_FIELD,
             Some(b) if fields::direction(b).is_none() => DIRECTION_INVALID,
             Some(_) => OK,
         };
     }
-    for i in 0..n {
-        c_channel[i] = match batch.channel.get_present(i) {
+    for (i, o) in c_channel.iter_mut().enumerate() {
+        *o = match batch.channel.get_present(i) {
             None => MISSING_FIELD,
             Some(b) if fields::channel(b).is_none() => CHANNEL_UNKNOWN,
             Some(_) => OK,
