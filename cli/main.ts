@@ -1,21 +1,29 @@
 /**
  * The `sluice` command line. Exit codes: 0 ok, 1 failure, 2 bad usage (CONTRACT §7).
+ * Commands load lazily: `validate` never pays for Fastify, the service never for the generator.
  */
 import { isSluiceError } from '../engine/errors.ts';
-import { GENERATE_USAGE, generateCommand } from './generate.ts';
-import { VALIDATE_USAGE, validateCommand } from './validate.ts';
 
-const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = {
-  validate: validateCommand,
-  generate: generateCommand,
+type Command = (argv: string[]) => Promise<number>;
+
+const COMMANDS: Record<string, { usage: string; load: () => Promise<Command> }> = {
+  serve: {
+    usage: 'serve [--host 127.0.0.1] [--port 8080] [--data-dir ./data] [--config FILE]',
+    load: async () => (await import('./serve.ts')).serveCommand,
+  },
+  validate: {
+    usage: 'validate FILE [--format csv|ndjson|json|arrow|msgpack]',
+    load: async () => (await import('./validate.ts')).validateCommand,
+  },
+  generate: {
+    usage: 'generate --rows N [--seed S] [--format csv|ndjson|arrow] [--bad-share 0.02] --out FILE',
+    load: async () => (await import('./generate.ts')).generateCommand,
+  },
 };
 
-const USAGE = `usage: sluice <command> [options]
-
-commands:
-  ${VALIDATE_USAGE.split('\n')[0]?.replace('usage: sluice ', '')}
-  ${GENERATE_USAGE.replace('usage: sluice ', '')}
-`;
+const USAGE = `usage: sluice <command> [options]\n\ncommands:\n${Object.values(COMMANDS)
+  .map((c) => `  ${c.usage}`)
+  .join('\n')}\n`;
 
 async function main(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv;
@@ -23,13 +31,13 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(USAGE);
     return cmd ? 0 : 2;
   }
-  const run = COMMANDS[cmd];
-  if (!run) {
+  const entry = COMMANDS[cmd];
+  if (!entry) {
     process.stderr.write(`sluice: unknown command '${cmd}'\n${USAGE}`);
     return 2;
   }
   try {
-    return await run(rest);
+    return await (await entry.load())(rest);
   } catch (e) {
     if (isSluiceError(e)) {
       process.stderr.write(`sluice ${cmd}: ${e.code}: ${e.message}\n`);

@@ -8,7 +8,8 @@
 //! code may match two rows (two checks); one that matches none cannot be checked and is valid.
 //!
 //! Everything lives in fixed-capacity arrays (the table sits in a `static`), the checks are integer
-//! arithmetic on a 14-byte array, and the lookup is a binary search: nothing allocates or panics.
+//! arithmetic on a 14-byte array, and the lookup is a bucket index (built at load) narrowing a
+//! binary search to the few rows that start near the sort code: nothing allocates or panics.
 
 use crate::codes;
 use crate::column::StrCol;
@@ -17,6 +18,10 @@ use crate::column::StrCol;
 pub const MAX_ROWS: usize = 4096;
 /// Room for the substitution table (21 rows since 2005).
 pub const MAX_SUBSTITUTIONS: usize = 256;
+/// Sort codes per bucket of `ModulusTable::bucket_first`, and the number of buckets that cover
+/// every six-digit sort code.
+const BUCKET: u32 = 10;
+const BUCKETS: usize = 100_000;
 
 /// Digit positions in the 14-digit string, as the specification names them.
 const A: usize = 6;
@@ -65,6 +70,13 @@ pub struct ModulusTable {
     /// as soon as no earlier row can reach the sort code, even if a table ever had nested ranges.
     max_end: [u32; MAX_ROWS],
     len: usize,
+    /// `bucket_first[b]` = the number of rows whose range starts below `b * BUCKET` (the last entry
+    /// counts every row). The rows starting at or before a sort code `s` are then all those below
+    /// `bucket_first[s / BUCKET]` plus the few (usually none) that start in its bucket before it,
+    /// so a lookup is one load and a short scan instead of a binary search over the whole table,
+    /// whose dozen unpredictable branches cost more than the modulus arithmetic. 200 KB: a direct
+    /// per-sort-code table would be 2 MB, too big for cache (and for a test thread's stack).
+    bucket_first: [u16; BUCKETS + 1],
     /// Substitution table for exception 5, sorted by original sort code.
     sub_from: [u32; MAX_SUBSTITUTIONS],
     sub_to: [u32; MAX_SUBSTITUTIONS],
@@ -85,6 +97,7 @@ impl ModulusTable {
             rows: [Row::EMPTY; MAX_ROWS],
             max_end: [0; MAX_ROWS],
             len: 0,
+            bucket_first: [0; BUCKETS + 1],
             sub_from: [0; MAX_SUBSTITUTIONS],
             sub_to: [0; MAX_SUBSTITUTIONS],
             sub_len: 0,
@@ -117,7 +130,20 @@ impl ModulusTable {
             self.len = 0;
             self.sub_len = 0;
         }
+        self.build_index();
         result
+    }
+
+    /// Fills `bucket_first` from the sorted `starts` (all zeros for an empty table).
+    fn build_index(&mut self) {
+        let mut r = 0;
+        for (b, first) in self.bucket_first.iter_mut().enumerate() {
+            let limit = b as u32 * BUCKET;
+            while r < self.len && self.starts[r] < limit {
+                r += 1;
+            }
+            *first = r as u16;
+        }
     }
 
     fn load_weights(&mut self, text: &[u8]) -> Result<usize, usize> {
@@ -202,15 +228,17 @@ impl ModulusTable {
 
     /// Indices of the (at most two) rows whose range holds `sort`, in check order, and how many.
     fn rows_for(&self, sort: u32) -> ([usize; 2], usize) {
-        // Binary search for the number of rows starting at or before `sort`.
-        let (mut lo, mut hi) = (0, self.len);
-        while lo < hi {
-            let mid = lo + (hi - lo) / 2;
-            if self.starts[mid] <= sort {
-                lo = mid + 1;
-            } else {
-                hi = mid;
-            }
+        // The number of rows starting at or before `sort`: those before its bucket, then a scan
+        // over the rows that start in the bucket (every row after them starts above it). A sort
+        // code past the last bucket (not six digits) scans past every row.
+        let b = ((sort / BUCKET) as usize).min(BUCKETS);
+        let hi = match self.bucket_first.get(b + 1) {
+            Some(&h) => (h as usize).min(self.len),
+            None => self.len,
+        };
+        let mut lo = (self.bucket_first[b] as usize).min(hi);
+        while lo < hi && self.starts[lo] <= sort {
+            lo += 1;
         }
         // Walk back over the candidates. In Vocalink's table the ranges do not overlap except for
         // identical pairs, so this visits one or two rows; `max_end` ends the walk as soon as no
@@ -504,19 +532,34 @@ fn join(sort: u32, account: &[u8; 8]) -> [u8; 14] {
 }
 
 /// Sum of digit × weight. For the double alternate method the digits of each product are added
-/// instead of the product (e.g. 2 × 9 = 18 counts 1 + 8).
+/// instead of the product (e.g. 2 × 9 = 18 counts 1 + 8). One loop per method, so the loops have
+/// no branch inside.
 fn weighted_total(method: Method, digits: &[u8; 14], weights: &[i16; 14]) -> i32 {
     let mut total = 0i32;
-    for (&d, &w) in digits.iter().zip(weights.iter()) {
-        let p = i32::from(d) * i32::from(w);
-        total += if method == Method::DblAl { digit_sum(p) } else { p };
+    if method == Method::DblAl {
+        for (&d, &w) in digits.iter().zip(weights.iter()) {
+            total += digit_sum(i32::from(d) * i32::from(w));
+        }
+    } else {
+        for (&d, &w) in digits.iter().zip(weights.iter()) {
+            total += i32::from(d) * i32::from(w);
+        }
     }
     total
 }
 
 /// Sum of the decimal digits of `p`, negative for a negative product (no DBLAL row has a negative
-/// weight, but a table could).
+/// weight, but a table could). Real DBLAL weights are 0-2, so products are two digits at most:
+/// those take one step instead of the general loop.
+#[inline]
 fn digit_sum(p: i32) -> i32 {
+    if (0..100).contains(&p) {
+        return p / 10 + p % 10;
+    }
+    digit_sum_slow(p)
+}
+
+fn digit_sum_slow(p: i32) -> i32 {
     let mut v = p.abs();
     let mut s = 0;
     while v > 0 {

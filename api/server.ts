@@ -1,0 +1,212 @@
+/**
+ * The HTTP face of Sluice (CONTRACT §3). Fastify with a small core: raw-body parsers for the five
+ * formats, schema-first routes, one error handler. No business rule lives here: every route calls
+ * the engine.
+ */
+import swagger from '@fastify/swagger';
+import Fastify, { type FastifyInstance } from 'fastify';
+import { SluiceError } from '../engine/errors.ts';
+import { FORMATS, formatOfContentType } from '../engine/formats/index.ts';
+import type { Pipeline } from '../engine/pipeline.ts';
+import type { Store } from '../engine/store.ts';
+import { errorHandler } from './errors.ts';
+import type { Metrics } from './metrics.ts';
+import { REPORT_COLUMNS, REPORT_NAMES, type ReportName, report, toCsv } from './reports.ts';
+
+export interface ServerOptions {
+  bodyLimit: number;
+  logLevel?: string;
+  /** Extra readiness checks (the silver roller, say). */
+  ready?: () => string | null;
+}
+
+export interface ServerDeps {
+  pipeline: Pipeline;
+  store: Store;
+  metrics: Metrics;
+}
+
+const errorSchema = {
+  type: 'object',
+  properties: { error: { type: 'object', properties: { code: { type: 'string' }, message: { type: 'string' } } } },
+};
+
+const batchReplySchema = {
+  type: 'object',
+  properties: {
+    batch_id: { type: 'string' },
+    status: { type: 'string', enum: ['completed'] },
+    received: { type: 'integer' },
+    accepted: { type: 'integer' },
+    quarantined: { type: 'integer' },
+    duplicates: { type: 'integer' },
+    reasons: { type: 'object', additionalProperties: { type: 'integer' } },
+    alerts: { type: 'integer' },
+    quality: {
+      type: 'object',
+      properties: {
+        completeness: { type: 'number' },
+        validity: { type: 'number' },
+        uniqueness: { type: 'number' },
+        timeliness_ms: { type: ['number', 'null'] },
+      },
+    },
+  },
+};
+
+export async function buildServer(deps: ServerDeps, opts: ServerOptions): Promise<FastifyInstance> {
+  const { pipeline, store, metrics } = deps;
+  const app = Fastify({
+    logger: { level: opts.logLevel ?? 'info' },
+    bodyLimit: opts.bodyLimit,
+    requestIdHeader: 'x-request-id',
+    // Slow or stalled clients are cut off rather than holding a socket and memory forever.
+    requestTimeout: 60_000,
+    connectionTimeout: 60_000,
+  });
+  app.setErrorHandler(errorHandler);
+  await app.register(swagger, {
+    openapi: {
+      info: { title: 'Sluice', version: '0.1.0', description: 'Transaction validation and AML-scoring pipeline.' },
+    },
+  });
+
+  app.addHook('onResponse', (req, reply, done) => {
+    const route = req.routeOptions.url ?? 'unmatched';
+    metrics.requestSeconds.observe(
+      { route, method: req.method, status: String(reply.statusCode) },
+      reply.elapsedTime / 1000,
+    );
+    done();
+  });
+
+  // Batch bodies stay raw buffers: the engine parses them (off the main thread) into Arrow.
+  await app.register(async (scope) => {
+    scope.removeAllContentTypeParsers();
+    for (const type of Object.values(FORMATS)) {
+      scope.addContentTypeParser(type, { parseAs: 'buffer', bodyLimit: opts.bodyLimit }, (_req, body, done) => {
+        done(null, body);
+      });
+    }
+    const bodyOf = (req: { body: unknown; headers: Record<string, unknown> }) => {
+      const format = formatOfContentType(req.headers['content-type'] as string | undefined);
+      if (!format) throw new SluiceError('CONTENT_TYPE_UNSUPPORTED');
+      const body = req.body as Buffer | undefined;
+      if (!body || body.length === 0) throw new SluiceError('BODY_EMPTY');
+      return { format, body };
+    };
+
+    scope.post(
+      '/v1/batches',
+      {
+        schema: {
+          summary: 'Ingest a batch: persist (bronze), validate, score, stage silver, quarantine, gold',
+          headers: { type: 'object', properties: { 'idempotency-key': { type: 'string', maxLength: 200 } } },
+          response: { 200: batchReplySchema, 201: batchReplySchema, '4xx': errorSchema, '5xx': errorSchema },
+        },
+      },
+      async (req, reply) => {
+        const { format, body } = bodyOf(req);
+        const key = req.headers['idempotency-key'] as string | undefined;
+        metrics.inflight.set(pipeline.load.inflight + 1);
+        let outcome: Awaited<ReturnType<Pipeline['ingest']>>;
+        try {
+          outcome = await pipeline.ingest({
+            body,
+            format,
+            contentType: String(req.headers['content-type']),
+            idempotencyKey: key,
+            client: req.ip,
+          });
+        } catch (e) {
+          metrics.batches.inc({ format, outcome: 'rejected' });
+          throw e;
+        } finally {
+          metrics.inflight.set(pipeline.load.inflight);
+        }
+        const r = outcome.reply;
+        if (outcome.status === 201) {
+          metrics.batches.inc({ format, outcome: 'completed' });
+          metrics.bytes.inc({ format }, body.length);
+          metrics.rows.inc({ outcome: 'accepted' }, r.accepted);
+          metrics.rows.inc({ outcome: 'quarantined' }, r.quarantined);
+          metrics.rows.inc({ outcome: 'duplicate' }, r.duplicates);
+          for (const [code, count] of Object.entries(r.reasons)) metrics.reasons.inc({ reason: code }, count);
+          metrics.lastBatch.setToCurrentTime();
+          req.log.info({ batch_id: r.batch_id, received: r.received, accepted: r.accepted, quarantined: r.quarantined, duplicates: r.duplicates, ms: reply.elapsedTime }, 'batch');
+        } else {
+          metrics.batches.inc({ format, outcome: 'repeat' });
+        }
+        return reply.code(outcome.status).send(r);
+      },
+    );
+
+    scope.post(
+      '/v1/validate',
+      { schema: { summary: 'Validate and score rows against current state; persist nothing', response: { '4xx': errorSchema } } },
+      async (req) => {
+        const { format, body } = bodyOf(req);
+        return { results: await pipeline.validate(body, format) };
+      },
+    );
+  });
+
+  app.get(
+    '/v1/batches/:batch_id',
+    {
+      schema: {
+        summary: 'Summary, status and lineage of one batch',
+        params: { type: 'object', properties: { batch_id: { type: 'string', maxLength: 64 } }, required: ['batch_id'] },
+      },
+    },
+    async (req) => {
+      const { batch_id } = req.params as { batch_id: string };
+      const rec = store.batches.get(batch_id);
+      if (!rec) throw new SluiceError('NOT_FOUND', `no batch ${batch_id}`);
+      return rec;
+    },
+  );
+
+  app.get(
+    '/v1/reports/:name',
+    {
+      schema: {
+        summary: 'Gold reports: daily-kpis, data-quality (JSON, or CSV with format=csv or Accept: text/csv)',
+        params: { type: 'object', properties: { name: { type: 'string', enum: [...REPORT_NAMES] } }, required: ['name'] },
+        querystring: {
+          type: 'object',
+          properties: {
+            from: { type: 'string', pattern: '^\\d{4}-\\d{2}-\\d{2}$' },
+            to: { type: 'string', pattern: '^\\d{4}-\\d{2}-\\d{2}$' },
+            format: { type: 'string', enum: ['json', 'csv'] },
+          },
+        },
+      },
+    },
+    async (req, reply) => {
+      const { name } = req.params as { name: ReportName };
+      const q = req.query as { from?: string; to?: string; format?: string };
+      const rows = report(store, name, q);
+      const csv = q.format === 'csv' || (q.format === undefined && /text\/csv/.test(req.headers.accept ?? ''));
+      if (csv) return reply.type('text/csv; charset=utf-8').send(toCsv(rows, REPORT_COLUMNS[name]));
+      return { report: name, rows };
+    },
+  );
+
+  app.get('/healthz', { schema: { summary: 'Liveness' } }, async () => ({ status: 'ok' }));
+  app.get('/readyz', { schema: { summary: 'Readiness: pool up, store open, not overloaded, not draining' } }, async (_req, reply) => {
+    const why = pipeline.isDraining
+      ? 'draining'
+      : pipeline.overloaded
+        ? 'overloaded'
+        : (opts.ready?.() ?? null);
+    if (why) return reply.code(503).header('Retry-After', '1').send({ status: 'not ready', reason: why });
+    return { status: 'ready', load: pipeline.load };
+  });
+  app.get('/metrics', { schema: { hide: true } }, async (_req, reply) => {
+    metrics.inflight.set(pipeline.load.inflight);
+    return reply.type(metrics.registry.contentType).send(await metrics.registry.metrics());
+  });
+  app.get('/docs/json', { schema: { hide: true } }, async () => app.swagger());
+  return app;
+}

@@ -1,0 +1,61 @@
+/**
+ * Starts and stops the whole service: store, recovery, worker pool, silver roller, HTTP server.
+ * Shutdown is graceful: stop accepting, drain in-flight batches, roll staged silver, close.
+ */
+import { resolve } from 'node:path';
+import { type ServiceConfig, resolveConfig } from '../engine/config.ts';
+import { Pipeline } from '../engine/pipeline.ts';
+import { SilverRoller } from '../engine/silver/roller.ts';
+import { Store } from '../engine/store.ts';
+import { Metrics } from './metrics.ts';
+import { buildServer } from './server.ts';
+
+export interface StartOptions extends Partial<ServiceConfig> {
+  quiet?: boolean;
+}
+
+export interface RunningService {
+  url: string;
+  dataDir: string;
+  config: ServiceConfig;
+  close(): Promise<void>;
+}
+
+export async function startService(opts: StartOptions = {}): Promise<RunningService> {
+  const { quiet, ...overrides } = opts;
+  const config = resolveConfig({}, {}, overrides);
+  if (quiet) config.logLevel = 'silent';
+  const dataDir = resolve(config.dataDir);
+  const store = new Store({ dataDir });
+  const roller = new SilverRoller(store);
+  await roller.recover();
+  const pipeline = new Pipeline(store, {
+    workers: config.workers,
+    maxInflight: config.maxInflight,
+    maxFutureMs: config.maxFutureMs,
+    ratesPath: config.ratesPath,
+    reference: config.reference,
+  });
+  const metrics = new Metrics();
+  const app = await buildServer({ pipeline, store, metrics }, { bodyLimit: config.bodyLimitBytes, logLevel: config.logLevel });
+  roller.start();
+  await app.listen({ host: config.host, port: config.port });
+  const addr = app.server.address();
+  const port = typeof addr === 'object' && addr ? addr.port : config.port;
+  const host = config.host.includes(':') ? `[${config.host}]` : config.host;
+  let closing: Promise<void> | null = null;
+  return {
+    url: `http://${host}:${port}`,
+    dataDir,
+    config,
+    close() {
+      closing ??= (async () => {
+        // Stop taking connections, let in-flight requests finish and commit, then flush silver.
+        await Promise.all([app.close(), pipeline.drain(config.shutdownDeadlineMs)]);
+        await roller.stop();
+        await store.close();
+      })();
+      return closing;
+    },
+  };
+}

@@ -1,0 +1,111 @@
+/**
+ * Service configuration, validated once at the edge. Precedence: flags, then SLUICE_*
+ * environment variables, then a JSON config file (--config / SLUICE_CONFIG), then defaults.
+ * Every setting has a safe default: loopback, bounded bodies and in-flight work.
+ */
+import { readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
+import os from 'node:os';
+import { SluiceError } from './errors.ts';
+import type { ReferencePaths } from './reference-data.ts';
+
+export interface ServiceConfig {
+  host: string;
+  port: number;
+  dataDir: string;
+  bodyLimitBytes: number;
+  workers: number;
+  maxInflight: number;
+  logLevel: string;
+  maxFutureMs: number;
+  ratesPath?: string;
+  reference: Partial<ReferencePaths>;
+  shutdownDeadlineMs: number;
+}
+
+export const DEFAULTS: ServiceConfig = {
+  host: '127.0.0.1',
+  port: 8080,
+  dataDir: './data',
+  bodyLimitBytes: 64 * 2 ** 20,
+  workers: Math.max(1, os.availableParallelism()),
+  maxInflight: 64,
+  logLevel: 'info',
+  maxFutureMs: 5 * 60 * 1000,
+  reference: {},
+  shutdownDeadlineMs: 10_000,
+};
+
+type Source = Record<string, string | undefined>;
+
+const KEYS: [keyof ServiceConfig, string, 'string' | 'int'][] = [
+  ['host', 'host', 'string'],
+  ['port', 'port', 'int'],
+  ['dataDir', 'data-dir', 'string'],
+  ['bodyLimitBytes', 'body-limit', 'int'],
+  ['workers', 'workers', 'int'],
+  ['maxInflight', 'max-inflight', 'int'],
+  ['logLevel', 'log-level', 'string'],
+  ['maxFutureMs', 'max-future-ms', 'int'],
+  ['ratesPath', 'rates', 'string'],
+  ['shutdownDeadlineMs', 'shutdown-deadline-ms', 'int'],
+];
+
+const envName = (flag: string) => `SLUICE_${flag.toUpperCase().replace(/-/g, '_')}`;
+
+/** The flags `sluice serve` accepts (besides --config and the reference-table flags). */
+export const SERVE_FLAGS = KEYS.map(([, flag]) => flag);
+
+export function isLoopback(host: string): boolean {
+  if (host === 'localhost') return true;
+  if (isIP(host) === 4) return host.startsWith('127.');
+  return host === '::1';
+}
+
+export function resolveConfig(
+  flags: Source,
+  env: Source = process.env,
+  overrides: Partial<ServiceConfig> = {},
+): ServiceConfig {
+  let file: Record<string, unknown> = {};
+  const path = flags.config ?? env.SLUICE_CONFIG;
+  if (path) {
+    try {
+      file = JSON.parse(readFileSync(path, 'utf8')) as Record<string, unknown>;
+    } catch (e) {
+      throw new SluiceError('CONFIG_INVALID', `config file ${path}: ${(e as Error).message}`);
+    }
+  }
+  const cfg: ServiceConfig = { ...DEFAULTS, reference: { ...DEFAULTS.reference } };
+  for (const [key, flag, type] of KEYS) {
+    const raw =
+      flags[flag] ?? env[envName(flag)] ?? (file[key] === undefined ? undefined : String(file[key]));
+    if (raw === undefined) continue;
+    if (type === 'int') {
+      if (!/^\d+$/.test(raw))
+        throw new SluiceError('CONFIG_INVALID', `${flag} must be a whole number, not '${raw}'`);
+      (cfg as unknown as Record<string, unknown>)[key] = Number(raw);
+    } else {
+      (cfg as unknown as Record<string, unknown>)[key] = raw;
+    }
+  }
+  Object.assign(cfg, overrides);
+  if (cfg.port > 65535) throw new SluiceError('CONFIG_INVALID', 'port must be 0–65535');
+  if (cfg.workers < 1 || cfg.workers > 64) throw new SluiceError('CONFIG_INVALID', 'workers must be 1–64');
+  if (cfg.maxInflight < 1) throw new SluiceError('CONFIG_INVALID', 'max-inflight must be at least 1');
+  if (cfg.bodyLimitBytes < 1024 || cfg.bodyLimitBytes > 2 ** 30) {
+    throw new SluiceError('CONFIG_INVALID', 'body-limit must be between 1 KiB and 1 GiB');
+  }
+  if (!['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(cfg.logLevel)) {
+    throw new SluiceError('CONFIG_INVALID', `log-level '${cfg.logLevel}' is not a pino level`);
+  }
+  // No API keys exist yet (governance issue): the service is unauthenticated, so it must not be
+  // reachable from anywhere but this host.
+  if (!isLoopback(cfg.host)) {
+    throw new SluiceError(
+      'CONFIG_INVALID',
+      `refusing to bind ${cfg.host}: without API keys Sluice binds loopback only`,
+    );
+  }
+  return cfg;
+}

@@ -1,0 +1,247 @@
+/**
+ * Silver rows: a batch's accepted rows with their derived fields, as Arrow record batches grouped
+ * by event date (the Parquet partition). Built in the worker, column by column: each Utf8 column
+ * is gathered by row index into fresh offsets and bytes; no row becomes an object.
+ */
+import {
+  type Data,
+  type DataType,
+  Field,
+  Int32,
+  Int64,
+  makeData,
+  RecordBatch,
+  Schema,
+  Struct,
+  TimestampMillisecond,
+  Utf8,
+} from 'apache-arrow';
+import type { ColumnSet, TextField, Utf8Column } from './columns.ts';
+import type { RateTable } from './rates.ts';
+import type { BatchVerdicts } from './validator.ts';
+
+/** Text fields copied to silver as sent (counterparty_country is derived, so it is separate). */
+const COPIED: TextField[] = [
+  'currency',
+  'direction',
+  'channel',
+  'account_id',
+  'customer_id',
+  'sort_code',
+  'account_number',
+  'iban',
+  'counterparty_name',
+  'counterparty_sort_code',
+  'counterparty_account_number',
+  'counterparty_iban',
+  'reference',
+];
+
+const utc = () => new TimestampMillisecond('UTC');
+
+export const SILVER_SCHEMA = new Schema([
+  new Field('tx_id', new Utf8(), false),
+  new Field('ts', utc(), true),
+  new Field('amount_minor', new Int64(), true),
+  ...COPIED.slice(0, 1).map((f) => new Field(f, new Utf8(), true)),
+  new Field('amount_gbp_minor', new Int64(), true),
+  ...COPIED.slice(1).map((f) => new Field(f, new Utf8(), true)),
+  new Field('counterparty_country', new Utf8(), true),
+  new Field('batch_id', new Utf8(), true),
+  new Field('batch_row', new Int32(), true),
+  new Field('received_at', utc(), true),
+  new Field('flags', new Int32(), true),
+  new Field('aml_score', new Int32(), true),
+  new Field('aml_rules', new Utf8(), true),
+]);
+
+const enc = new TextEncoder();
+
+function validityFrom(
+  present: (k: number) => boolean,
+  n: number,
+): { bitmap: Uint8Array | null; nulls: number } {
+  const bitmap = new Uint8Array((n + 7) >> 3);
+  let nulls = 0;
+  for (let k = 0; k < n; k++) {
+    if (present(k)) bitmap[k >> 3] = (bitmap[k >> 3] as number) | (1 << (k & 7));
+    else nulls++;
+  }
+  return { bitmap: nulls ? bitmap : null, nulls };
+}
+
+/** Gathers rows `idx` of a Utf8 column (absent column → all null). */
+export function takeUtf8(col: Utf8Column | undefined, idx: Int32Array): Data<Utf8> {
+  const n = idx.length;
+  const offsets = new Int32Array(n + 1);
+  if (!col) {
+    return makeData({
+      type: new Utf8(),
+      length: n,
+      nullCount: n,
+      nullBitmap: new Uint8Array((n + 7) >> 3),
+      valueOffsets: offsets,
+      data: new Uint8Array(0),
+    });
+  }
+  const { offsets: so, data: sd, validity } = col;
+  let size = 0;
+  for (let k = 0; k < n; k++) {
+    const i = idx[k] as number;
+    size += (so[i + 1] as number) - (so[i] as number);
+  }
+  const data = new Uint8Array(size);
+  let at = 0;
+  for (let k = 0; k < n; k++) {
+    const i = idx[k] as number;
+    const s = so[i] as number;
+    const e = so[i + 1] as number;
+    data.set(sd.subarray(s, e), at);
+    at += e - s;
+    offsets[k + 1] = at;
+  }
+  const v = validity
+    ? validityFrom(
+        (k) => (((validity[(idx[k] as number) >> 3] as number) >> ((idx[k] as number) & 7)) & 1) === 1,
+        n,
+      )
+    : { bitmap: null, nulls: 0 };
+  return makeData({
+    type: new Utf8(),
+    length: n,
+    nullCount: v.nulls,
+    nullBitmap: v.bitmap,
+    valueOffsets: offsets,
+    data,
+  });
+}
+
+function constUtf8(value: string, n: number): Data<Utf8> {
+  const b = enc.encode(value);
+  const data = new Uint8Array(b.length * n);
+  const offsets = new Int32Array(n + 1);
+  for (let k = 0; k < n; k++) {
+    data.set(b, k * b.length);
+    offsets[k + 1] = (k + 1) * b.length;
+  }
+  return makeData({ type: new Utf8(), length: n, nullCount: 0, valueOffsets: offsets, data });
+}
+
+function int64(values: BigInt64Array, present: Uint8Array | null): Data<Int64> {
+  const n = values.length;
+  const v = present ? validityFrom((k) => present[k] === 1, n) : { bitmap: null, nulls: 0 };
+  return makeData({ type: new Int64(), length: n, nullCount: v.nulls, nullBitmap: v.bitmap, data: values });
+}
+
+function ts(values: BigInt64Array): Data<TimestampMillisecond> {
+  return makeData({ type: utc(), length: values.length, nullCount: 0, data: values });
+}
+
+function int32(values: Int32Array): Data<Int32> {
+  return makeData({ type: new Int32(), length: values.length, nullCount: 0, data: values });
+}
+
+/** UTC calendar date of a day number (days since 1970-01-01). */
+export function dayString(day: number): string {
+  return new Date(day * 86_400_000).toISOString().slice(0, 10);
+}
+
+export interface SilverContext {
+  batchId: string;
+  receivedAt: number;
+  /** Row number of this record batch's first row within the request. */
+  rowOffset: number;
+  rates: RateTable;
+}
+
+/**
+ * The accepted rows of one record batch (mask 0) as silver record batches by event date (UTC).
+ * Also returns, per input row, the row's position within its date's part (-1 if not accepted),
+ * so duplicates found at commit can be dropped by position.
+ */
+export function silverParts(
+  cols: ColumnSet,
+  v: BatchVerdicts,
+  ctx: SilverContext,
+): { byDate: Map<string, { batch: RecordBatch; rows: Int32Array }> } {
+  const n = cols.numRows;
+  // Group by UTC day number first; the date string is made once per day, not per row.
+  const byDay = new Map<number, number[]>();
+  for (let i = 0; i < n; i++) {
+    if (v.mask[i] !== 0) continue;
+    const d = Math.floor(Number(v.tsMs[i]) / 86_400_000);
+    let g = byDay.get(d);
+    if (!g) {
+      g = [];
+      byDay.set(d, g);
+    }
+    g.push(i);
+  }
+  const groups = new Map<string, number[]>();
+  for (const [d, rows] of byDay) groups.set(dayString(d), rows);
+  const byDate = new Map<string, { batch: RecordBatch; rows: Int32Array }>();
+  const country = new TextDecoder();
+  for (const [day, rows] of groups) {
+    const idx = Int32Array.from(rows);
+    const m = idx.length;
+    const amount = new BigInt64Array(m);
+    const gbp = new BigInt64Array(m);
+    const gbpPresent = new Uint8Array(m);
+    const tsv = new BigInt64Array(m);
+    const batchRow = new Int32Array(m);
+    const cc: string[] = new Array(m);
+    const currencyCol = cols.text.currency;
+    for (let k = 0; k < m; k++) {
+      const i = idx[k] as number;
+      amount[k] = v.amountMinor[i] as bigint;
+      tsv[k] = v.tsMs[i] as bigint;
+      batchRow[k] = ctx.rowOffset + i;
+      const cur = currencyCol
+        ? country.decode(
+            currencyCol.data.subarray(currencyCol.offsets[i] as number, currencyCol.offsets[i + 1] as number),
+          )
+        : '';
+      const g = ctx.rates.toGbpMinor(amount[k] as bigint, cur);
+      if (g !== null) {
+        gbp[k] = g;
+        gbpPresent[k] = 1;
+      }
+      const c0 = v.counterpartyCountry[2 * i] as number;
+      cc[k] = c0 ? String.fromCharCode(c0, v.counterpartyCountry[2 * i + 1] as number) : '';
+    }
+    const ccBytes = enc.encode(cc.join(''));
+    const ccOffsets = new Int32Array(m + 1);
+    for (let k = 0, at = 0; k < m; k++) {
+      at += (cc[k] as string).length;
+      ccOffsets[k + 1] = at;
+    }
+    const ccData = makeData({
+      type: new Utf8(),
+      length: m,
+      ...(() => {
+        const vv = validityFrom((k) => (cc[k] as string).length > 0, m);
+        return { nullCount: vv.nulls, nullBitmap: vv.bitmap };
+      })(),
+      valueOffsets: ccOffsets,
+      data: ccBytes,
+    });
+    const children: Data<DataType>[] = [
+      takeUtf8(cols.text.tx_id, idx),
+      ts(tsv),
+      int64(amount, null),
+      takeUtf8(cols.text.currency, idx),
+      int64(gbp, gbpPresent),
+      ...COPIED.slice(1).map((f) => takeUtf8(cols.text[f], idx)),
+      ccData,
+      constUtf8(ctx.batchId, m),
+      int32(batchRow),
+      ts(new BigInt64Array(m).fill(BigInt(ctx.receivedAt))),
+      int32(new Int32Array(m)),
+      int32(new Int32Array(m)),
+      constUtf8('', m),
+    ];
+    const struct = makeData({ type: new Struct(SILVER_SCHEMA.fields), length: m, nullCount: 0, children });
+    byDate.set(day, { batch: new RecordBatch(SILVER_SCHEMA, struct), rows: idx });
+  }
+  return { byDate };
+}

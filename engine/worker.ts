@@ -1,0 +1,247 @@
+/**
+ * The pool worker: parse a body into Arrow batches, run the kernels, and shape everything the
+ * commit needs as columns and a few small lists. One WASM instance per worker thread, created
+ * once. Bodies arrive transferred and go back transferred (bronze keeps them), never copied.
+ */
+import { createHash } from 'node:crypto';
+import { workerData } from 'node:worker_threads';
+import { type RecordBatch, Table, tableToIPC } from 'apache-arrow';
+import { FIELDS, REASON, reasonsOf } from './codes.ts';
+import { columnsOf } from './columns.ts';
+import { type ErrorCode, isSluiceError, SluiceError } from './errors.ts';
+import { type Format, parseBody } from './formats/index.ts';
+import { Kernels } from './kernels.ts';
+import { RateTable } from './rates.ts';
+import { loadReferenceData, type ReferencePaths } from './reference-data.ts';
+import { dayString, SILVER_SCHEMA, silverParts } from './silver-rows.ts';
+import { Validator } from './validator.ts';
+
+export interface WorkerSettings {
+  reference?: Partial<ReferencePaths>;
+  ratesPath?: string;
+  maxFutureMs?: number;
+  maxRows?: number;
+}
+
+export interface WorkTask {
+  kind: 'ingest' | 'validate';
+  body: ArrayBuffer;
+  format: Format;
+  batchId: string;
+  receivedAt: number;
+}
+
+export interface QuarantineRow {
+  row: number;
+  tx_id: string | null;
+  reasons: string[];
+  fields: { code: string; field: string }[];
+  values: Record<string, string | null>;
+}
+
+export interface WorkFailure {
+  ok: false;
+  code: ErrorCode;
+  message: string;
+}
+
+export interface WorkResult {
+  ok: true;
+  body: ArrayBuffer;
+  sha256: string;
+  received: number;
+  /** Reason bits per request row (DUPLICATE_TX set for repeats within the request). */
+  mask: Uint32Array;
+  txIds: (string | null)[];
+  /** 1 where the row's tx id is well formed and first in the request: it claims the id. */
+  claims: Uint8Array;
+  silver: { date: string; rows: number; ipc: Uint8Array }[];
+  /** Per request row: index into `silver` (-1 if not accepted) and position within that part. */
+  silverPart: Int32Array;
+  silverPos: Int32Array;
+  /** Gold inputs for accepted rows: group indices into `groups`/`accounts`, or -1. */
+  groups: string[];
+  rowGroup: Int32Array;
+  accounts: string[];
+  rowAccount: Int32Array;
+  amount: BigInt64Array;
+  credit: Uint8Array;
+  quarantine: QuarantineRow[];
+  missingRequired: number;
+  timelinessP50Ms: number | null;
+  latenessSumMs: number;
+  latenessCount: number;
+}
+
+const settings = (workerData ?? {}) as WorkerSettings;
+const kernels = new Kernels(loadReferenceData(settings.reference ?? {}));
+const validator = new Validator(kernels, { maxFutureMs: settings.maxFutureMs });
+const rates = RateTable.load(settings.ratesPath);
+const dec = new TextDecoder();
+const REQUIRED = ['tx_id', 'ts', 'amount', 'currency', 'direction', 'channel', 'account_id'] as const;
+const REQUIRED_SLOTS = REQUIRED.map((f) => FIELDS.indexOf(f));
+const DUP = 1 << REASON.DUPLICATE_TX;
+const MISSING = REASON.MISSING_FIELD;
+
+export default function work(task: WorkTask): WorkResult | WorkFailure {
+  try {
+    return run(task);
+  } catch (e) {
+    // Errors cross the thread boundary as plain data: a cloned Error loses its code.
+    if (isSluiceError(e)) return { ok: false, code: e.code, message: e.message };
+    return { ok: false, code: 'BODY_UNPARSEABLE', message: (e as Error).message };
+  }
+}
+
+function text(
+  col: { offsets: Int32Array; data: Uint8Array; validity: Uint8Array | null } | undefined,
+  i: number,
+) {
+  if (!col) return null;
+  if (col.validity && !(((col.validity[i >> 3] as number) >> (i & 7)) & 1)) return null;
+  return dec.decode(col.data.subarray(col.offsets[i] as number, col.offsets[i + 1] as number));
+}
+
+function run(task: WorkTask): WorkResult {
+  const bytes = new Uint8Array(task.body);
+  const sha256 = createHash('sha256').update(bytes).digest('hex');
+  const batches: RecordBatch[] = parseBody(task.format, bytes);
+  const total = batches.reduce((s, b) => s + b.numRows, 0);
+  if (settings.maxRows && total > settings.maxRows) {
+    throw new SluiceError(
+      'TOO_MANY_ROWS',
+      `the body holds ${total} rows; at most ${settings.maxRows} per request`,
+    );
+  }
+  const mask = new Uint32Array(total);
+  const txIds: (string | null)[] = new Array(total);
+  const claims = new Uint8Array(total);
+  const silverPart = new Int32Array(total).fill(-1);
+  const silverPos = new Int32Array(total).fill(-1);
+  const rowGroup = new Int32Array(total).fill(-1);
+  const rowAccount = new Int32Array(total).fill(-1);
+  const amount = new BigInt64Array(total);
+  const credit = new Uint8Array(total);
+  const groups = new Map<string, number>();
+  const accounts = new Map<string, number>();
+  const quarantine: QuarantineRow[] = [];
+  const silverByDate = new Map<string, RecordBatch[]>();
+  const silverCount = new Map<string, number>();
+  const lateness: number[] = [];
+  let latenessSum = 0;
+  let missingRequired = 0;
+  const seen = new Set<string>();
+  let offset = 0;
+  for (const batch of batches) {
+    const cols = columnsOf(batch);
+    const v = validator.validateColumns(cols, seen);
+    const n = cols.numRows;
+    const t = cols.text;
+    for (let i = 0; i < n; i++) {
+      const r = offset + i;
+      const m = v.mask[i] as number;
+      mask[r] = m;
+      txIds[r] = v.txIds[i] ?? null;
+      if (v.fieldCodes[i] === 0 && !(m & DUP)) claims[r] = 1;
+      for (const slot of REQUIRED_SLOTS) if (v.fieldCodes[slot * n + i] === MISSING) missingRequired++;
+      const tsCode = v.fieldCodes[1 * n + i];
+      if (tsCode === 0 || tsCode === REASON.TIMESTAMP_FUTURE) {
+        const late = task.receivedAt - Number(v.tsMs[i]);
+        lateness.push(late);
+        latenessSum += late;
+      }
+      if (m === 0) {
+        const day = dayString(Math.floor(Number(v.tsMs[i]) / 86_400_000));
+        const gk = `${day}|${text(t.currency, i)}|${text(t.channel, i)}|${text(t.direction, i)}`;
+        let g = groups.get(gk);
+        if (g === undefined) {
+          g = groups.size;
+          groups.set(gk, g);
+        }
+        rowGroup[r] = g;
+        const ak = `${day}|${text(t.account_id, i)}`;
+        let a = accounts.get(ak);
+        if (a === undefined) {
+          a = accounts.size;
+          accounts.set(ak, a);
+        }
+        rowAccount[r] = a;
+        amount[r] = v.amountMinor[i] as bigint;
+        credit[r] = text(t.direction, i) === 'credit' ? 1 : 0;
+      } else if (m !== DUP) {
+        const fields: { code: string; field: string }[] = [];
+        for (let f = 0; f < FIELDS.length; f++) {
+          const c = v.fieldCodes[f * n + i] as number;
+          if (c !== 0) fields.push({ code: reasonsOf(1 << c)[0] as string, field: FIELDS[f] as string });
+        }
+        const values: Record<string, string | null> = {};
+        for (const f of FIELDS) values[f] = text(t[f], i);
+        if (!t.ts && cols.tsMs) values.ts = String(cols.tsMs.values[i]);
+        if (!t.amount && cols.amountMinor) values.amount_minor = String(cols.amountMinor.values[i]);
+        quarantine.push({
+          row: r,
+          tx_id: txIds[r] ?? null,
+          reasons: reasonsOf(m).filter((c) => c !== 'DUPLICATE_TX'),
+          fields,
+          values,
+        });
+      }
+    }
+    if (task.kind === 'ingest') {
+      const { byDate } = silverParts(cols, v, {
+        batchId: task.batchId,
+        receivedAt: task.receivedAt,
+        rowOffset: offset,
+        rates,
+      });
+      for (const [date, part] of byDate) {
+        let list = silverByDate.get(date);
+        if (!list) {
+          list = [];
+          silverByDate.set(date, list);
+        } // insertion order = index in `silver`
+        const partIndex = [...silverByDate.keys()].indexOf(date);
+        const base = silverCount.get(date) ?? 0;
+        list.push(part.batch);
+        silverCount.set(date, base + part.rows.length);
+        part.rows.forEach((i, k) => {
+          silverPart[offset + i] = partIndex;
+          silverPos[offset + i] = base + k;
+        });
+      }
+    }
+    offset += n;
+  }
+  const silver: WorkResult['silver'] = [];
+  for (const [date, list] of silverByDate) {
+    silver.push({
+      date,
+      rows: silverCount.get(date) as number,
+      ipc: tableToIPC(new Table(SILVER_SCHEMA, list), 'stream'),
+    });
+  }
+  lateness.sort((a, b) => a - b);
+  return {
+    ok: true,
+    body: task.body,
+    sha256,
+    received: total,
+    mask,
+    txIds,
+    claims,
+    silver,
+    silverPart,
+    silverPos,
+    groups: [...groups.keys()],
+    rowGroup,
+    accounts: [...accounts.keys()],
+    rowAccount,
+    amount,
+    credit,
+    quarantine,
+    missingRequired,
+    timelinessP50Ms: lateness.length ? (lateness[lateness.length >> 1] as number) : null,
+    latenessSumMs: latenessSum,
+    latenessCount: lateness.length,
+  };
+}
