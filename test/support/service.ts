@@ -1,0 +1,46 @@
+/** A real Sluice service on loopback, on an ephemeral port and a fresh data dir. */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { request } from 'undici';
+import { type RunningService, type StartOptions, startService } from '../../api/service.ts';
+
+export function tempDir(prefix = 'sluice-test-'): { path: string; remove(): void } {
+  const path = mkdtempSync(join(tmpdir(), prefix));
+  return { path, remove: () => rmSync(path, { recursive: true, force: true }) };
+}
+
+export async function service(dataDir: string, opts: StartOptions = {}): Promise<RunningService> {
+  return startService({ port: 0, dataDir, workers: 1, quiet: true, ...opts });
+}
+
+export interface Reply {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  json: any;
+  text: string;
+}
+
+export async function post(url: string, body: Uint8Array | string, contentType: string, headers: Record<string, string> = {}): Promise<Reply> {
+  const res = await request(url, { method: 'POST', body, headers: { 'content-type': contentType, ...headers } });
+  const text = await res.body.text();
+  let json: unknown = null;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    // not JSON (CSV report, metrics)
+  }
+  return { status: res.statusCode, headers: res.headers, json, text };
+}
+
+export async function get(url: string, headers: Record<string, string> = {}): Promise<Reply> {
+  const res = await request(url, { headers });
+  const text = await res.body.text();
+  let json: unknown = null;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    // not JSON
+  }
+  return { status: res.statusCode, headers: res.headers, json, text };
+}
