@@ -1,0 +1,431 @@
+/**
+ * The silver roller: moves accepted rows from LMDB staging into Parquet files under
+ * `<dataDir>/silver/date=YYYY-MM-DD/part-<firstSeq>-<lastSeq>.parquet`, in files of a sensible size.
+ *
+ * A roll takes the oldest staged entries (at most about 2 × targetRows rows), has a worker thread
+ * write one file per event date (temp name, fsync, rename, fsync dir), and only then commits ONE
+ * LMDB transaction that adds the manifest entries, records lineage on the batch records and deletes
+ * the consumed staging keys. A crash before that commit leaves an orphan file that `recover()`
+ * deletes, and the rows are still staged, so they are rolled again: none lost, none written twice.
+ *
+ * Staging keys are batch sequence numbers, allocated inside the commit transaction, so they become
+ * visible in increasing order: the roller reads only keys above the last one it has seen.
+ */
+import { readdir, unlink } from 'node:fs/promises';
+import { join, relative, sep } from 'node:path';
+import { Piscina } from 'piscina';
+import type { SilverFile, StagedSilver, Store } from '../store.ts';
+import { keptCount } from './drop.ts';
+import type { WriteResult, WriteTask } from './parquet-worker.ts';
+
+export interface RollerOptions {
+  /** Roll when at least this many rows are staged (default 262144). A roll takes at most twice this. */
+  targetRows?: number;
+  /** Roll anyway when the oldest staged entry has waited this long (default 30 s). */
+  maxAgeMs?: number;
+  /** How often the timer started by `start()` checks (default 1 s). */
+  intervalMs?: number;
+  /** Where errors of timer-driven rolls go (default: console.error). */
+  onError?: (err: unknown) => void;
+  /** Called after each roll that wrote or consumed something (for metrics and logs). */
+  onRoll?: (result: RollResult & { ms: number }) => void;
+}
+
+export interface RollResult {
+  files: SilverFile[];
+  /** Staged entries (batches) consumed. */
+  batches: number;
+  /** Rows written to Parquet. */
+  rows: number;
+}
+
+/** One line of a batch record's `silver_files`: which rows of which file hold the batch's rows. */
+export interface BatchSilverFile {
+  path: string;
+  firstRow: number;
+  rows: number;
+}
+
+interface Tracked {
+  seq: number;
+  /** Rows staged (before drops): what a roll has to hold in memory. */
+  rows: number;
+  /** Rows that will reach Parquet. */
+  kept: number;
+  firstSeen: number;
+  /** The staged value, kept from the scan so a roll need not read it again (bounded, see scan). */
+  value: StagedSilver | undefined;
+}
+
+interface DatePart {
+  seq: number;
+  batchId: string;
+  ipc: Uint8Array;
+  drop: number[] | undefined;
+  kept: number;
+}
+
+const DATE = /^\d{4}-\d{2}-\d{2}$/;
+const YIELD_BYTES = 32 * 2 ** 20;
+
+const pad = (seq: number) => String(seq).padStart(8, '0');
+const tick = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+/** The bytes of `u` in an ArrayBuffer of their own, so that it can be transferred, not cloned. */
+function transferable(u: Uint8Array): Uint8Array {
+  const own = u.byteOffset === 0 && u.byteLength === u.buffer.byteLength && u.buffer instanceof ArrayBuffer;
+  return own ? u : new Uint8Array(u);
+}
+
+export class SilverRoller {
+  readonly targetRows: number;
+  readonly maxAgeMs: number;
+  readonly intervalMs: number;
+  private readonly store: Store;
+  private readonly onError: (err: unknown) => void;
+  private readonly onRoll: RollerOptions['onRoll'];
+
+  /** Staged entries seen and not yet rolled, in the order first seen (so the first is the oldest). */
+  private readonly tracked = new Map<number, Tracked>();
+  private lastSeq = 0;
+  private outOfOrder = false;
+  private totalRows = 0;
+  private totalKept = 0;
+  private cachedRows = 0;
+
+  private chain: Promise<unknown> = Promise.resolve();
+  private queued = 0;
+  private timer: NodeJS.Timeout | undefined;
+  private pool: Piscina | undefined;
+  private failures = 0;
+  private retryAt = 0;
+
+  constructor(store: Store, opts: RollerOptions = {}) {
+    this.store = store;
+    this.targetRows = Math.max(1, opts.targetRows ?? 262_144);
+    this.maxAgeMs = opts.maxAgeMs ?? 30_000;
+    this.intervalMs = opts.intervalMs ?? 1000;
+    this.onError = opts.onError ?? ((err) => console.error('[silver roller]', err));
+    this.onRoll = opts.onRoll;
+  }
+
+  /** Rows staged but not yet in Parquet (duplicates that will be dropped are not counted). */
+  stagedRows(): number {
+    this.scan();
+    return this.totalKept;
+  }
+
+  /**
+   * Deletes what a crash mid-roll left under `<dataDir>/silver`: temp files, and Parquet files that
+   * are not in the manifest (renamed, but the commit never happened). Call before rolling starts.
+   */
+  recover(): Promise<string[]> {
+    return this.serialize(async () => {
+      const root = join(this.store.dataDir, 'silver');
+      const removed: string[] = [];
+      for (const full of await listFiles(root)) {
+        const name = full.slice(full.lastIndexOf(sep) + 1);
+        const rel = relative(this.store.dataDir, full).split(sep).join('/');
+        const orphan =
+          name.endsWith('.tmp') || (name.endsWith('.parquet') && !this.store.silverFiles.doesExist(rel));
+        if (orphan) {
+          await unlink(full);
+          removed.push(rel);
+        }
+      }
+      return removed.sort();
+    });
+  }
+
+  /**
+   * Rolls staged entries into Parquet when at least targetRows rows are staged or the oldest entry
+   * is older than maxAgeMs, or whenever `force` is set. One roll at a time: calls queue up.
+   */
+  rollOnce(force = false): Promise<RollResult> {
+    return this.serialize(() => this.roll(force));
+  }
+
+  /** Starts the timer that checks the thresholds every intervalMs. */
+  start(): void {
+    if (this.timer) return;
+    this.timer = setInterval(() => {
+      if (this.queued > 0) return; // a roll is running: never two at once, never a backlog of ticks
+      if (Date.now() < this.retryAt) return;
+      this.rollOnce(false).then(
+        () => {
+          this.failures = 0;
+          this.retryAt = 0;
+        },
+        (err) => {
+          // Back off (1 s, 2 s, 4 s … 60 s) so a roll that keeps failing does not burn a core.
+          this.failures++;
+          this.retryAt = Date.now() + Math.min(60_000, 1000 * 2 ** (this.failures - 1));
+          this.onError(err);
+        },
+      );
+    }, this.intervalMs);
+    this.timer.unref();
+  }
+
+  /** Stops the timer, waits for a roll in flight, then flushes everything staged (forced rolls). */
+  async stop(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+    await this.chain;
+    try {
+      for (;;) {
+        const r = await this.rollOnce(true);
+        if (r.batches === 0 || this.tracked.size === 0) break;
+      }
+    } finally {
+      const pool = this.pool;
+      this.pool = undefined;
+      await pool?.destroy();
+    }
+  }
+
+  private serialize<T>(fn: () => Promise<T>): Promise<T> {
+    this.queued++;
+    const run = this.chain.then(fn).finally(() => {
+      this.queued--;
+    });
+    this.chain = run.catch(() => undefined);
+    return run;
+  }
+
+  private workers(): Piscina {
+    if (!this.pool) {
+      const ts = import.meta.url.endsWith('.ts');
+      this.pool = new Piscina({
+        filename: new URL(ts ? './parquet-worker.ts' : './parquet-worker.js', import.meta.url).href,
+        execArgv: ts ? ['--import', 'tsx'] : [],
+        minThreads: 1,
+        maxThreads: 1,
+        idleTimeout: 60_000,
+      });
+      this.pool.on('error', this.onError);
+    }
+    return this.pool;
+  }
+
+  /** Reads staging entries above the last seen key; keeps values up to the roll budget in memory. */
+  private scan(): void {
+    for (const { key, value } of this.store.staging.getRange({ start: this.lastSeq + 1 })) {
+      this.track(key, value);
+      if (key > this.lastSeq) this.lastSeq = key;
+    }
+  }
+
+  /** Picks up any staging key not seen yet, wherever it is (a safety net run on forced rolls). */
+  private reconcile(): void {
+    const present = new Set<number>();
+    for (const key of this.store.staging.getKeys()) {
+      present.add(key);
+      if (!this.tracked.has(key)) {
+        const value = this.store.staging.get(key);
+        if (value) {
+          this.track(key, value);
+          this.outOfOrder = true;
+        }
+      }
+    }
+    for (const t of [...this.tracked.values()]) if (!present.has(t.seq)) this.untrack(t);
+  }
+
+  private track(seq: number, value: StagedSilver): void {
+    if (this.tracked.has(seq)) return;
+    let rows = 0;
+    let kept = 0;
+    for (const p of value.parts) {
+      rows += p.rows;
+      kept += keptCount(p.rows, value.drop?.[p.date]);
+    }
+    const cache = this.cachedRows + rows <= 2 * this.targetRows;
+    if (cache) this.cachedRows += rows;
+    this.tracked.set(seq, { seq, rows, kept, firstSeen: Date.now(), value: cache ? value : undefined });
+    this.totalRows += rows;
+    this.totalKept += kept;
+  }
+
+  private untrack(t: Tracked): void {
+    if (!this.tracked.delete(t.seq)) return;
+    this.totalRows -= t.rows;
+    this.totalKept -= t.kept;
+    if (t.value) this.cachedRows -= t.rows;
+    if (this.tracked.size === 0) this.outOfOrder = false;
+  }
+
+  private async roll(force: boolean): Promise<RollResult> {
+    const started = performance.now();
+    const none: RollResult = { files: [], batches: 0, rows: 0 };
+    this.scan();
+    if (force) this.reconcile();
+    const oldest = this.tracked.values().next().value;
+    if (!oldest) return none;
+    const due = force || this.totalRows >= this.targetRows || Date.now() - oldest.firstSeen >= this.maxAgeMs;
+    if (!due) return none;
+
+    // The oldest entries, by sequence number, up to about 2 × targetRows rows (at least one entry).
+    let order = [...this.tracked.values()];
+    if (this.outOfOrder) order.sort((a, b) => a.seq - b.seq);
+    const budget = 2 * this.targetRows;
+    let taking = 0;
+    let n = 0;
+    while (n < order.length && (n === 0 || taking + (order[n] as Tracked).rows <= budget)) {
+      taking += (order[n] as Tracked).rows;
+      n++;
+    }
+    order = order.slice(0, n);
+
+    // Load the values (from the scan's cache, else from LMDB) and group the parts by event date.
+    const byDate = new Map<string, DatePart[]>();
+    const taken: Tracked[] = [];
+    let read = 0;
+    for (const t of order) {
+      let value = t.value;
+      if (value) {
+        t.value = undefined; // its buffers are about to be transferred to the worker
+        this.cachedRows -= t.rows;
+      } else {
+        value = this.store.staging.get(t.seq);
+        if (!value) {
+          this.untrack(t); // gone (removed by someone else): nothing to roll
+          continue;
+        }
+      }
+      taken.push(t);
+      const dates = new Set<string>();
+      for (const p of value.parts) {
+        if (!DATE.test(p.date))
+          throw new Error(`silver roller: staged seq ${t.seq} has a bad date '${p.date}'`);
+        if (dates.has(p.date))
+          throw new Error(`silver roller: staged seq ${t.seq} has two parts for ${p.date}`);
+        dates.add(p.date);
+        const drop = value.drop?.[p.date];
+        const kept = keptCount(p.rows, drop);
+        if (kept === 0) continue;
+        const list = byDate.get(p.date) ?? [];
+        list.push({ seq: t.seq, batchId: value.batchId, ipc: p.ipc, drop, kept });
+        byDate.set(p.date, list);
+        read += p.ipc.byteLength;
+      }
+      if (read >= YIELD_BYTES) {
+        read = 0;
+        await tick(); // don't hold the event loop for a whole roll's worth of LMDB reads
+      }
+    }
+
+    // One file per date, written by the worker thread; nothing is in the manifest yet.
+    const dates = [...byDate.keys()].sort();
+    const pool = this.workers();
+    const written: { rel: string; date: string; parts: DatePart[]; result: WriteResult }[] = [];
+    const settled = await Promise.allSettled(
+      dates.map(async (date) => {
+        const parts = byDate.get(date) as DatePart[];
+        const first = (parts[0] as DatePart).seq;
+        const last = (parts[parts.length - 1] as DatePart).seq;
+        const rel = `silver/date=${date}/part-${pad(first)}-${pad(last)}.parquet`;
+        if (this.store.silverFiles.doesExist(rel))
+          throw new Error(`silver roller: ${rel} is already in the manifest`);
+        const task: WriteTask = { path: join(this.store.dataDir, rel), parts: [] };
+        const transfer = new Set<ArrayBuffer>();
+        for (const p of parts) {
+          const ipc = transferable(p.ipc);
+          transfer.add(ipc.buffer as ArrayBuffer);
+          task.parts.push(p.drop?.length ? { ipc, drop: p.drop } : { ipc });
+        }
+        const result = (await pool.run(task, { transferList: [...transfer] })) as WriteResult;
+        written.push({ rel, date, parts, result });
+        parts.forEach((p, i) => {
+          if (result.partRows[i] !== p.kept) {
+            throw new Error(
+              `silver roller: seq ${p.seq} (${p.batchId}) part ${date} says ${p.kept} rows after drops, its IPC has ${result.partRows[i]}`,
+            );
+          }
+        });
+      }),
+    );
+    const failed = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+    if (failed) {
+      await this.discard(written.map((w) => w.rel));
+      // A fresh worker for the next try: a panic inside parquet-wasm can leave its instance unusable.
+      this.pool = undefined;
+      await pool.destroy().catch(() => undefined);
+      throw failed.reason;
+    }
+
+    // The commit: manifest, lineage on the batch records, staging keys removed; all or nothing.
+    const writtenAt = new Date().toISOString();
+    const files: SilverFile[] = [];
+    const lineage = new Map<string, BatchSilverFile[]>();
+    for (const w of written.sort((a, b) => (a.date < b.date ? -1 : 1))) {
+      const batches: SilverFile['batches'] = [];
+      let firstRow = 0;
+      for (const p of w.parts) {
+        batches.push({ batchId: p.batchId, firstRow, rows: p.kept });
+        const list = lineage.get(p.batchId) ?? [];
+        list.push({ path: w.rel, firstRow, rows: p.kept });
+        lineage.set(p.batchId, list);
+        firstRow += p.kept;
+      }
+      files.push({
+        path: w.rel,
+        date: w.date,
+        rows: w.result.rows,
+        bytes: w.result.bytes,
+        sha256: w.result.sha256,
+        batches,
+        writtenAt,
+      });
+    }
+    const { store } = this;
+    try {
+      await store.env.transaction(() => {
+        for (const f of files) store.silverFiles.put(f.path, f);
+        for (const t of taken) store.staging.remove(t.seq);
+        for (const [batchId, entries] of lineage) {
+          const rec = store.batches.get(batchId);
+          if (!rec || typeof rec !== 'object') continue;
+          const prev = (rec as { silver_files?: unknown }).silver_files;
+          const silver_files = [...(Array.isArray(prev) ? prev : []), ...entries];
+          store.batches.put(batchId, { ...(rec as Record<string, unknown>), silver_files });
+        }
+      });
+    } catch (err) {
+      await this.discard(files.map((f) => f.path));
+      throw err;
+    }
+    for (const t of taken) this.untrack(t);
+    const result: RollResult = { files, batches: taken.length, rows: files.reduce((a, f) => a + f.rows, 0) };
+    this.onRoll?.({ ...result, ms: performance.now() - started });
+    return result;
+  }
+
+  /** Best-effort removal of files written by a roll that did not commit (recover() is the backstop). */
+  private async discard(rels: string[]): Promise<void> {
+    for (const rel of rels) {
+      try {
+        await unlink(join(this.store.dataDir, rel));
+      } catch {
+        // recover() removes it on the next start
+      }
+    }
+  }
+}
+
+async function listFiles(dir: string): Promise<string[]> {
+  let entries: import('node:fs').Dirent[];
+  try {
+    entries = await readdir(dir, { withFileTypes: true });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw err;
+  }
+  const out: string[] = [];
+  for (const e of entries) {
+    const full = join(dir, e.name);
+    if (e.isDirectory()) out.push(...(await listFiles(full)));
+    else if (e.isFile()) out.push(full);
+  }
+  return out;
+}
