@@ -60,6 +60,9 @@ export async function buildServer(deps: ServerDeps, opts: ServerOptions): Promis
     logger: { level: opts.logLevel ?? 'info' },
     bodyLimit: opts.bodyLimit,
     requestIdHeader: 'x-request-id',
+    // One log line per batch (below) instead of two per request: at 20k requests/s the default
+    // request logging would cost more than the work.
+    disableRequestLogging: true,
     // Slow or stalled clients are cut off rather than holding a socket and memory forever.
     requestTimeout: 60_000,
     connectionTimeout: 60_000,

@@ -11,6 +11,14 @@ const COMMANDS: Record<string, { usage: string; load: () => Promise<Command> }> 
     usage: 'serve [--host 127.0.0.1] [--port 8080] [--data-dir ./data] [--config FILE]',
     load: async () => (await import('./serve.ts')).serveCommand,
   },
+  ingest: {
+    usage: 'ingest FILE… [--url http://127.0.0.1:8080] [--key K] [--batch-rows 8192] [--concurrency 4]',
+    load: async () => (await import('./ingest.ts')).ingestCommand,
+  },
+  demo: {
+    usage: 'demo [--rows 1000000] [--seed 1] [--data-dir DIR] [--keep]',
+    load: async () => (await import('./demo.ts')).demoCommand,
+  },
   validate: {
     usage: 'validate FILE [--format csv|ndjson|json|arrow|msgpack]',
     load: async () => (await import('./validate.ts')).validateCommand,

@@ -1,0 +1,499 @@
+/**
+ * End-to-end benchmark: the real service over loopback HTTP (not in CI).
+ *
+ *   node --import tsx bench/e2e.ts
+ *
+ * Starts the service (`startService`, a temp data dir, durable defaults) in a child process, so the
+ * load generator does not share its event loop, and drives it with undici:
+ *   (a) (b) (c)  Arrow IPC batches of 1k, 8k and 64k rows to POST /v1/batches, closed loop at a
+ *                fixed concurrency, each for E2E_SECONDS;
+ *   (d)          single-row JSON to POST /v1/validate, open loop paced at E2E_VALIDATE_RATE req/s
+ *                (latency counted from each request's scheduled time, so stalls are not hidden).
+ * Bodies are generated before timing; each request stamps fresh tx ids into its (pre-encoded) body,
+ * so no row is a duplicate of an earlier request. Beside each Arrow scenario, the same bodies are
+ * written straight into a durable LMDB environment, as the ceiling a service that only persisted the
+ * raw bytes could reach; the table gives the ratio.
+ *
+ * Environment: E2E_SECONDS (60), E2E_WARMUP_SECONDS (3), E2E_CONCURRENCY (8), E2E_VALIDATE_RATE
+ * (2000), E2E_BASELINE_SECONDS (10), E2E_SCENARIOS (a,b,c,d), E2E_INPROCESS=1 to run the service in
+ * this process (its RSS then includes the load generator's).
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { type Data, RecordBatchReader, type Utf8 } from 'apache-arrow';
+import { open } from 'lmdb';
+import { Pool } from 'undici';
+import { generateCommand } from '../cli/generate.ts';
+import { fileBodies } from '../cli/ingest.ts';
+
+const num = (name: string, dflt: number) => {
+  const v = Number(process.env[name]);
+  return Number.isFinite(v) && v > 0 ? v : dflt;
+};
+const SECONDS = num('E2E_SECONDS', 60);
+const WARMUP = Number(process.env.E2E_WARMUP_SECONDS ?? 3);
+const CONCURRENCY = num('E2E_CONCURRENCY', 8);
+const VALIDATE_RATE = num('E2E_VALIDATE_RATE', 2000);
+const BASELINE_SECONDS = num('E2E_BASELINE_SECONDS', 10);
+const SCENARIOS = (process.env.E2E_SCENARIOS ?? 'a,b,c,d').split(',').map((s) => s.trim());
+const IN_PROCESS = process.env.E2E_INPROCESS === '1';
+/** Open-loop requests in flight beyond this are not sent but counted as shed (the client stays bounded). */
+const MAX_OPEN_INFLIGHT = 4096;
+
+/** tx ids are `TX-<seed>-<row>`; with this seed each request overwrites the 7 seed digits with its number. */
+const SEED = 1_000_000;
+const PREFIX = `TX-${SEED}-`;
+const STAMP_AT = 3;
+const STAMP_WIDTH = 7;
+
+const log = (s: string) => process.stderr.write(`e2e: ${s}\n`);
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+// ---------------------------------------------------------------------------------------------
+// The service, in a child process (or here)
+
+interface Server {
+  url: string;
+  rss(): number;
+  close(): Promise<void>;
+}
+
+async function serveChild(dataDir: string): Promise<Server> {
+  const child: ChildProcess = spawn(
+    process.execPath,
+    [...process.execArgv, fileURLToPath(import.meta.url), '--serve', dataDir],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
+  const lines = createInterface({ input: child.stdout as NodeJS.ReadableStream });
+  const url = await new Promise<string>((resolve, reject) => {
+    child.once('exit', (code) => reject(new Error(`the service exited with ${code} before listening`)));
+    lines.once('line', (l) => resolve(l.trim()));
+  });
+  const pid = child.pid as number;
+  return {
+    url,
+    rss() {
+      try {
+        const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+        return m ? Number(m[1]) * 1024 : 0;
+      } catch {
+        return 0;
+      }
+    },
+    async close() {
+      const exited = once(child, 'exit');
+      child.kill('SIGTERM');
+      await exited;
+    },
+  };
+}
+
+async function serveHere(dataDir: string): Promise<Server> {
+  const { startService } = await import('../api/service.ts');
+  const s = await startService({ port: 0, dataDir, quiet: true });
+  return { url: s.url, rss: () => process.memoryUsage().rss, close: () => s.close() };
+}
+
+/** `--serve DIR`: the child's side. Prints the URL, serves until SIGTERM, closes gracefully. */
+async function childMain(dataDir: string): Promise<void> {
+  const { startService } = await import('../api/service.ts');
+  const s = await startService({ port: 0, dataDir, quiet: true });
+  process.stdout.write(`${s.url}\n`);
+  await Promise.race([once(process, 'SIGTERM'), once(process, 'SIGINT')]);
+  await s.close();
+  process.exit(0);
+}
+
+/** Peak RSS over a scenario, sampled every 500 ms. */
+function rssSampler(server: Server) {
+  let peak = server.rss();
+  const t = setInterval(() => {
+    peak = Math.max(peak, server.rss());
+  }, 500);
+  return {
+    stop() {
+      clearInterval(t);
+      return Math.max(peak, server.rss());
+    },
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Bodies
+
+/** A pre-encoded Arrow body and where each row's 7 seed digits sit in it. */
+interface Template {
+  bytes: Uint8Array;
+  rows: number;
+  stamps: Int32Array;
+}
+
+function templateOf(bytes: Uint8Array, rows: number): Template {
+  const stamps: number[] = [];
+  const prefix = Buffer.from(PREFIX);
+  const reader = RecordBatchReader.from(bytes);
+  for (const batch of reader) {
+    const data = batch.getChild('tx_id')?.data[0] as Data<Utf8> | undefined;
+    if (!data) continue;
+    const values = data.values;
+    // the batch's columns are views into the body: their offsets are offsets into `bytes`
+    if (values.buffer !== bytes.buffer) throw new Error('Arrow reader copied the body; cannot stamp ids');
+    const base = values.byteOffset - bytes.byteOffset;
+    const offsets = data.valueOffsets;
+    for (let i = 0; i < data.length; i++) {
+      if (!data.getValid(i)) continue;
+      const start = Number(offsets[data.offset + i]);
+      const end = Number(offsets[data.offset + i + 1]);
+      if (end - start < prefix.length) continue;
+      let same = true;
+      for (let j = 0; j < prefix.length && same; j++) same = values[start + j] === prefix[j];
+      if (same) stamps.push(base + start + STAMP_AT);
+    }
+  }
+  return { bytes, rows, stamps: Int32Array.from(stamps) };
+}
+
+let requestNo = 0;
+const digitBuf = new Uint8Array(STAMP_WIDTH);
+
+/** Writes a fresh request number over every row's seed digits: new tx ids, same body otherwise. */
+function stamp(t: Template): void {
+  let n = ++requestNo;
+  for (let i = STAMP_WIDTH - 1; i >= 0; i--) {
+    digitBuf[i] = 0x30 + (n % 10);
+    n = Math.floor(n / 10);
+  }
+  const b = t.bytes;
+  for (const at of t.stamps) b.set(digitBuf, at);
+}
+
+async function generated(
+  dir: string,
+  rows: number,
+  format: 'arrow' | 'ndjson',
+  seed: number,
+): Promise<string> {
+  const file = join(dir, `gen-${rows}-${seed}.${format}`);
+  const code = await generateCommand([
+    '--rows',
+    String(rows),
+    '--seed',
+    String(seed),
+    '--format',
+    format,
+    '--out',
+    file,
+  ]);
+  if (code !== 0) throw new Error(`generate failed (${code})`);
+  return file;
+}
+
+async function arrowTemplates(dir: string, rowsPerBody: number, count: number): Promise<Template[]> {
+  const file = await generated(dir, rowsPerBody * count, 'arrow', SEED);
+  const out: Template[] = [];
+  for await (const b of fileBodies(file, 'arrow', rowsPerBody)) out.push(templateOf(b.bytes, b.rows));
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Measurement
+
+class Latencies {
+  private v = new Float64Array(1 << 16);
+  n = 0;
+  add(ms: number) {
+    if (this.n === this.v.length) {
+      const next = new Float64Array(this.v.length * 2);
+      next.set(this.v);
+      this.v = next;
+    }
+    this.v[this.n++] = ms;
+  }
+  pct(p: number): number {
+    if (this.n === 0) return Number.NaN;
+    const s = this.v.slice(0, this.n).sort();
+    return s[Math.min(this.n - 1, Math.floor((p / 100) * this.n))] as number;
+  }
+}
+
+interface Result {
+  name: string;
+  load: string;
+  requests: number;
+  tx: number;
+  seconds: number;
+  lat: Latencies;
+  errors: number;
+  overload: number;
+  shed: number;
+  peakRss: number;
+  lmdbTxPerS?: number;
+}
+
+function retryAfterMs(h: string | string[] | undefined): number {
+  const v = Number(Array.isArray(h) ? h[0] : h);
+  return Number.isFinite(v) && v > 0 ? v * 1000 : 50;
+}
+
+/** Closed loop: `concurrency` workers, each sending its own body again and again, for `seconds`. */
+async function arrowScenario(server: Server, name: string, templates: Template[]): Promise<Result> {
+  const rows = templates[0]?.rows ?? 0;
+  const pool = new Pool(server.url, {
+    connections: CONCURRENCY,
+    headersTimeout: 300_000,
+    bodyTimeout: 300_000,
+  });
+  const r: Result = {
+    name,
+    load: `${CONCURRENCY} in flight`,
+    requests: 0,
+    tx: 0,
+    seconds: 0,
+    lat: new Latencies(),
+    errors: 0,
+    overload: 0,
+    shed: 0,
+    peakRss: 0,
+  };
+  const t0 = performance.now();
+  const warmEnd = t0 + WARMUP * 1000;
+  const end = warmEnd + SECONDS * 1000;
+  const worker = async (t: Template) => {
+    while (performance.now() < end) {
+      stamp(t);
+      const sent = performance.now();
+      let status = 0;
+      let retryAfter: string | string[] | undefined;
+      try {
+        const res = await pool.request({
+          path: '/v1/batches',
+          method: 'POST',
+          headers: { 'content-type': 'application/vnd.apache.arrow.stream' },
+          body: t.bytes,
+        });
+        await res.body.dump();
+        status = res.statusCode;
+        retryAfter = res.headers['retry-after'];
+      } catch {
+        status = -1;
+      }
+      const done = performance.now();
+      if (done < warmEnd || done > end) continue; // replies outside the measured window
+      r.requests++;
+      if (status === 201 || status === 200) {
+        r.tx += t.rows;
+        r.lat.add(done - sent);
+      } else if (status === 429 || status === 503) {
+        r.overload++;
+        await sleep(Math.min(1000, retryAfterMs(retryAfter)));
+      } else {
+        r.errors++;
+        if (status === -1) await sleep(100);
+      }
+    }
+  };
+  const sampler = rssSampler(server);
+  await Promise.all(templates.slice(0, CONCURRENCY).map(worker));
+  r.peakRss = sampler.stop();
+  r.seconds = SECONDS;
+  await pool.close();
+  log(`${name}: ${rows}-row bodies, ${r.requests} requests, ${(r.tx / r.seconds).toFixed(0)} tx/s`);
+  return r;
+}
+
+/** Open loop: single-row JSON validations, paced at `rate` per second whatever the replies do. */
+async function validateScenario(server: Server, dir: string): Promise<Result> {
+  const total = Math.min(VALIDATE_RATE * (SECONDS + WARMUP), 2_000_000);
+  const file = await generated(dir, 2000, 'ndjson', 7);
+  const records = readFileSync(file, 'utf8')
+    .trimEnd()
+    .split('\n')
+    .map((l) => JSON.parse(l) as Record<string, string>);
+  const bodies: string[] = new Array(total);
+  for (let i = 0; i < total; i++) {
+    const rec = records[i % records.length] as Record<string, string>;
+    bodies[i] = JSON.stringify({ transactions: [{ ...rec, tx_id: `V-${i}` }] });
+  }
+  const pool = new Pool(server.url, { connections: 64, headersTimeout: 30_000, bodyTimeout: 30_000 });
+  const r: Result = {
+    name: '(d) validate, 1-row JSON',
+    load: `${VALIDATE_RATE} req/s open loop`,
+    requests: 0,
+    tx: 0,
+    seconds: SECONDS,
+    lat: new Latencies(),
+    errors: 0,
+    overload: 0,
+    shed: 0,
+    peakRss: 0,
+  };
+  const interval = 1000 / VALIDATE_RATE;
+  const sampler = rssSampler(server);
+  const t0 = performance.now();
+  const warmCount = Math.floor(WARMUP * VALIDATE_RATE);
+  let sent = 0;
+  let inflight = 0;
+  let lastDone = 0;
+  const pending = new Set<Promise<void>>();
+  const fire = (i: number, scheduled: number) => {
+    const measured = i >= warmCount;
+    if (inflight >= MAX_OPEN_INFLIGHT) {
+      if (measured) {
+        r.requests++;
+        r.shed++;
+      }
+      return;
+    }
+    inflight++;
+    const p = pool
+      .request({
+        path: '/v1/validate',
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: bodies[i] as string,
+      })
+      .then(
+        async (res) => {
+          await res.body.dump();
+          return res.statusCode;
+        },
+        () => -1,
+      )
+      .then((status) => {
+        inflight--;
+        pending.delete(p);
+        if (!measured) return;
+        lastDone = performance.now();
+        r.requests++;
+        if (status === 200) {
+          r.tx++;
+          r.lat.add(performance.now() - scheduled);
+        } else if (status === 429 || status === 503) r.overload++;
+        else r.errors++;
+      });
+    pending.add(p);
+  };
+  while (sent < total) {
+    const due = Math.min(total, Math.floor((performance.now() - t0) / interval) + 1);
+    while (sent < due) {
+      fire(sent, t0 + sent * interval);
+      sent++;
+    }
+    await sleep(1);
+  }
+  await Promise.all(pending);
+  r.peakRss = sampler.stop();
+  // the measured window: from the first measured request's scheduled time to the last reply
+  r.seconds = Math.max(SECONDS, (lastDone - (t0 + warmCount * interval)) / 1000);
+  await pool.close();
+  log(`validate: ${r.requests} requests, ${r.tx} ok, p99 ${r.lat.pct(99).toFixed(1)} ms`);
+  return r;
+}
+
+/** The same bodies put straight into a durable LMDB environment, `concurrency` per commit. */
+async function lmdbBaseline(dir: string, templates: Template[]): Promise<number> {
+  const path = mkdtempSync(join(dir, 'lmdb-baseline-'));
+  const db = open({ path, compression: false, encoding: 'binary' });
+  const ring = 256; // keys are reused, so the file stays bounded while every put is still a durable write
+  let key = 0;
+  let rows = 0;
+  const t0 = performance.now();
+  const end = t0 + BASELINE_SECONDS * 1000;
+  const group = templates.slice(0, CONCURRENCY);
+  while (performance.now() < end) {
+    let last: Promise<boolean> = Promise.resolve(true);
+    for (const t of group) {
+      stamp(t);
+      last = db.put(key++ % ring, Buffer.from(t.bytes.buffer, t.bytes.byteOffset, t.bytes.byteLength));
+      rows += t.rows;
+    }
+    await last;
+    await db.flushed; // durable: synced to disk, not only committed
+  }
+  const secs = (performance.now() - t0) / 1000;
+  await db.close();
+  rmSync(path, { recursive: true, force: true });
+  return rows / secs;
+}
+
+// ---------------------------------------------------------------------------------------------
+
+const fmtInt = (n: number) => (Number.isFinite(n) ? Math.round(n).toLocaleString('en-GB') : '–');
+const fmtMs = (n: number) => (Number.isFinite(n) ? n.toFixed(n < 10 ? 2 : 1) : '–');
+
+function table(results: Result[]): string {
+  const head =
+    '| scenario | load | requests | tx/s | tx/min | p50 ms | p99 ms | errors | 429/503 | shed | peak RSS MiB | LMDB-only tx/s | service / LMDB |';
+  const rule = `|${'---|'.repeat(13)}`;
+  const rows = results.map((r) => {
+    const tps = r.tx / r.seconds;
+    return `| ${[
+      r.name,
+      r.load,
+      fmtInt(r.requests),
+      fmtInt(tps),
+      fmtInt(tps * 60),
+      fmtMs(r.lat.pct(50)),
+      fmtMs(r.lat.pct(99)),
+      fmtInt(r.errors),
+      fmtInt(r.overload),
+      fmtInt(r.shed),
+      (r.peakRss / 2 ** 20).toFixed(0),
+      r.lmdbTxPerS ? fmtInt(r.lmdbTxPerS) : '–',
+      r.lmdbTxPerS ? `${((tps / r.lmdbTxPerS) * 100).toFixed(1)} %` : '–',
+    ].join(' | ')} |`;
+  });
+  return [head, rule, ...rows].join('\n');
+}
+
+async function main(): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'sluice-e2e-'));
+  try {
+    const arrow = [
+      { id: 'a', name: '(a) Arrow batches, 1k rows', rows: 1024 },
+      { id: 'b', name: '(b) Arrow batches, 8k rows', rows: 8192 },
+      { id: 'c', name: '(c) Arrow batches, 64k rows', rows: 65_536 },
+    ].filter((s) => SCENARIOS.includes(s.id));
+    log(`generating bodies (${arrow.map((s) => s.rows).join(', ')} rows × ${CONCURRENCY})…`);
+    const templates = new Map<string, Template[]>();
+    for (const s of arrow) templates.set(s.id, await arrowTemplates(dir, s.rows, CONCURRENCY));
+
+    const server = IN_PROCESS ? await serveHere(join(dir, 'data')) : await serveChild(join(dir, 'data'));
+    log(
+      `service at ${server.url}${IN_PROCESS ? ' (in process)' : ` (child process)`}; ${SECONDS} s per scenario`,
+    );
+    const results: Result[] = [];
+    try {
+      for (const s of arrow) {
+        const r = await arrowScenario(server, s.name, templates.get(s.id) as Template[]);
+        results.push(r);
+      }
+      if (SCENARIOS.includes('d')) results.push(await validateScenario(server, dir));
+    } finally {
+      await server.close();
+    }
+    // the baseline runs with the service stopped, so neither slows the other
+    for (const [i, s] of arrow.entries()) {
+      log(`LMDB baseline, ${s.rows}-row bodies, ${BASELINE_SECONDS} s…`);
+      const r = results[i] as Result;
+      r.lmdbTxPerS = await lmdbBaseline(dir, templates.get(s.id) as Template[]);
+    }
+    process.stdout.write(
+      `## Sluice end to end (loopback, ${SECONDS} s per scenario after ${WARMUP} s warm-up, durable)\n\n${table(results)}\n\n` +
+        'tx/s counts rows acknowledged 201 in the measured window. Latency is per request (Arrow: send to reply; ' +
+        'validate: scheduled time to reply). LMDB-only: the same bodies put into a durable LMDB, one commit per ' +
+        `${CONCURRENCY} bodies.\n`,
+    );
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+const serveAt = process.argv.indexOf('--serve');
+if (serveAt !== -1) await childMain(process.argv[serveAt + 1] as string);
+else await main();
