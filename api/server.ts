@@ -28,7 +28,9 @@ export interface ServerDeps {
 
 const errorSchema = {
   type: 'object',
-  properties: { error: { type: 'object', properties: { code: { type: 'string' }, message: { type: 'string' } } } },
+  properties: {
+    error: { type: 'object', properties: { code: { type: 'string' }, message: { type: 'string' } } },
+  },
 };
 
 const batchReplySchema = {
@@ -70,7 +72,11 @@ export async function buildServer(deps: ServerDeps, opts: ServerOptions): Promis
   app.setErrorHandler(errorHandler);
   await app.register(swagger, {
     openapi: {
-      info: { title: 'Sluice', version: '0.1.0', description: 'Transaction validation and AML-scoring pipeline.' },
+      info: {
+        title: 'Sluice',
+        version: '0.1.0',
+        description: 'Transaction validation and AML-scoring pipeline.',
+      },
     },
   });
 
@@ -87,9 +93,13 @@ export async function buildServer(deps: ServerDeps, opts: ServerOptions): Promis
   await app.register(async (scope) => {
     scope.removeAllContentTypeParsers();
     for (const type of Object.values(FORMATS)) {
-      scope.addContentTypeParser(type, { parseAs: 'buffer', bodyLimit: opts.bodyLimit }, (_req, body, done) => {
-        done(null, body);
-      });
+      scope.addContentTypeParser(
+        type,
+        { parseAs: 'buffer', bodyLimit: opts.bodyLimit },
+        (_req, body, done) => {
+          done(null, body);
+        },
+      );
     }
     const bodyOf = (req: { body: unknown; headers: Record<string, unknown> }) => {
       const format = formatOfContentType(req.headers['content-type'] as string | undefined);
@@ -136,7 +146,17 @@ export async function buildServer(deps: ServerDeps, opts: ServerOptions): Promis
           metrics.rows.inc({ outcome: 'duplicate' }, r.duplicates);
           for (const [code, count] of Object.entries(r.reasons)) metrics.reasons.inc({ reason: code }, count);
           metrics.lastBatch.setToCurrentTime();
-          req.log.info({ batch_id: r.batch_id, received: r.received, accepted: r.accepted, quarantined: r.quarantined, duplicates: r.duplicates, ms: reply.elapsedTime }, 'batch');
+          req.log.info(
+            {
+              batch_id: r.batch_id,
+              received: r.received,
+              accepted: r.accepted,
+              quarantined: r.quarantined,
+              duplicates: r.duplicates,
+              ms: reply.elapsedTime,
+            },
+            'batch',
+          );
         } else {
           metrics.batches.inc({ format, outcome: 'repeat' });
         }
@@ -146,7 +166,12 @@ export async function buildServer(deps: ServerDeps, opts: ServerOptions): Promis
 
     scope.post(
       '/v1/validate',
-      { schema: { summary: 'Validate and score rows against current state; persist nothing', response: { '4xx': errorSchema } } },
+      {
+        schema: {
+          summary: 'Validate and score rows against current state; persist nothing',
+          response: { '4xx': errorSchema },
+        },
+      },
       async (req) => {
         const { format, body } = bodyOf(req);
         return { results: await pipeline.validate(body, format) };
@@ -159,7 +184,11 @@ export async function buildServer(deps: ServerDeps, opts: ServerOptions): Promis
     {
       schema: {
         summary: 'Summary, status and lineage of one batch',
-        params: { type: 'object', properties: { batch_id: { type: 'string', maxLength: 64 } }, required: ['batch_id'] },
+        params: {
+          type: 'object',
+          properties: { batch_id: { type: 'string', maxLength: 64 } },
+          required: ['batch_id'],
+        },
       },
     },
     async (req) => {
@@ -175,7 +204,11 @@ export async function buildServer(deps: ServerDeps, opts: ServerOptions): Promis
     {
       schema: {
         summary: 'Gold reports: daily-kpis, data-quality (JSON, or CSV with format=csv or Accept: text/csv)',
-        params: { type: 'object', properties: { name: { type: 'string', enum: [...REPORT_NAMES] } }, required: ['name'] },
+        params: {
+          type: 'object',
+          properties: { name: { type: 'string', enum: [...REPORT_NAMES] } },
+          required: ['name'],
+        },
         querystring: {
           type: 'object',
           properties: {
@@ -190,22 +223,27 @@ export async function buildServer(deps: ServerDeps, opts: ServerOptions): Promis
       const { name } = req.params as { name: ReportName };
       const q = req.query as { from?: string; to?: string; format?: string };
       const rows = report(store, name, q);
-      const csv = q.format === 'csv' || (q.format === undefined && /text\/csv/.test(req.headers.accept ?? ''));
+      const csv =
+        q.format === 'csv' || (q.format === undefined && /text\/csv/.test(req.headers.accept ?? ''));
       if (csv) return reply.type('text/csv; charset=utf-8').send(toCsv(rows, REPORT_COLUMNS[name]));
       return { report: name, rows };
     },
   );
 
   app.get('/healthz', { schema: { summary: 'Liveness' } }, async () => ({ status: 'ok' }));
-  app.get('/readyz', { schema: { summary: 'Readiness: pool up, store open, not overloaded, not draining' } }, async (_req, reply) => {
-    const why = pipeline.isDraining
-      ? 'draining'
-      : pipeline.overloaded
-        ? 'overloaded'
-        : (opts.ready?.() ?? null);
-    if (why) return reply.code(503).header('Retry-After', '1').send({ status: 'not ready', reason: why });
-    return { status: 'ready', load: pipeline.load };
-  });
+  app.get(
+    '/readyz',
+    { schema: { summary: 'Readiness: pool up, store open, not overloaded, not draining' } },
+    async (_req, reply) => {
+      const why = pipeline.isDraining
+        ? 'draining'
+        : pipeline.overloaded
+          ? 'overloaded'
+          : (opts.ready?.() ?? null);
+      if (why) return reply.code(503).header('Retry-After', '1').send({ status: 'not ready', reason: why });
+      return { status: 'ready', load: pipeline.load };
+    },
+  );
   app.get('/metrics', { schema: { hide: true } }, async (_req, reply) => {
     metrics.inflight.set(pipeline.load.inflight);
     return reply.type(metrics.registry.contentType).send(await metrics.registry.metrics());

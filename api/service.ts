@@ -3,7 +3,7 @@
  * Shutdown is graceful: stop accepting, drain in-flight batches, roll staged silver, close.
  */
 import { resolve } from 'node:path';
-import { type ServiceConfig, resolveConfig } from '../engine/config.ts';
+import { resolveConfig, type ServiceConfig } from '../engine/config.ts';
 import { Pipeline } from '../engine/pipeline.ts';
 import { SilverRoller } from '../engine/silver/roller.ts';
 import { Store } from '../engine/store.ts';
@@ -37,7 +37,10 @@ export async function startService(opts: StartOptions = {}): Promise<RunningServ
     reference: config.reference,
   });
   const metrics = new Metrics();
-  const app = await buildServer({ pipeline, store, metrics }, { bodyLimit: config.bodyLimitBytes, logLevel: config.logLevel });
+  const app = await buildServer(
+    { pipeline, store, metrics },
+    { bodyLimit: config.bodyLimitBytes, logLevel: config.logLevel },
+  );
   roller.start();
   await app.listen({ host: config.host, port: config.port });
   const addr = app.server.address();

@@ -180,12 +180,15 @@ function run(task: WorkTask): WorkResult {
         const dayNo = Math.floor(Number(v.tsMs[i]) / 86_400_000);
         const dirCredit = byteAt(t.direction, i, 0) === 0x63; // 'c'redit; the row is valid
         const gk =
-          ((dayNo * 65536 + (v.currency[i] as number)) * 1024 + channelId(t.channel, i)) * 2 + (dirCredit ? 1 : 0);
+          ((dayNo * 65536 + (v.currency[i] as number)) * 1024 + channelId(t.channel, i)) * 2 +
+          (dirCredit ? 1 : 0);
         let g = groupIndex.get(gk);
         if (g === undefined) {
           g = groups.length;
           groupIndex.set(gk, g);
-          groups.push(`${dayString(dayNo)}|${text(t.currency, i)}|${text(t.channel, i)}|${text(t.direction, i)}`);
+          groups.push(
+            `${dayString(dayNo)}|${text(t.currency, i)}|${text(t.channel, i)}|${text(t.direction, i)}`,
+          );
         }
         rowGroup[r] = g;
         // latin1 maps bytes 1:1 to a string: exact and reversible, and cheaper than UTF-8 decoding.

@@ -5,19 +5,24 @@
  */
 import { DuckDBInstance } from '@duckdb/node-api';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { RunningService } from '../../api/service.ts';
 import { FORMATS } from '../../engine/formats/index.ts';
 import { type GeneratedRow, type Label, TransactionGenerator } from '../../engine/generator.ts';
 import { type BodyFormat, encodeRows } from '../../engine/generator-formats.ts';
 import { Kernels } from '../../engine/kernels.ts';
 import { loadReferenceData } from '../../engine/reference-data.ts';
-import type { RunningService } from '../../api/service.ts';
 import { get, post, service, tempDir } from '../support/service.ts';
 
 const reference = loadReferenceData();
 const kernels = new Kernels(reference);
 
 function generate(rows: number, seed: number, format: BodyFormat): { rows: GeneratedRow[]; labels: Label[] } {
-  const gen = new TransactionGenerator(kernels, reference, { rows, seed, badShare: 0.05, format: format === 'arrow' ? 'arrow' : 'csv' });
+  const gen = new TransactionGenerator(kernels, reference, {
+    rows,
+    seed,
+    badShare: 0.05,
+    format: format === 'arrow' ? 'arrow' : 'csv',
+  });
   const out: GeneratedRow[] = [];
   const labels: Label[] = [];
   for (let g = gen.next(); g; g = gen.next()) {
@@ -96,7 +101,9 @@ describe('POST /v1/batches', () => {
     expect(rows.reduce((a, r) => a + BigInt(r.sum_minor), 0n)).toBe(sent.sum);
     const csv = await get(`${svc.url}/v1/reports/daily-kpis?format=csv`);
     expect(csv.headers['content-type']).toMatch(/text\/csv/);
-    expect(csv.text.split('\r\n')[0]).toBe('day,currency,channel,direction,count,sum_minor,min_minor,max_minor');
+    expect(csv.text.split('\r\n')[0]).toBe(
+      'day,currency,channel,direction,count,sum_minor,min_minor,max_minor',
+    );
     const dq = await get(`${svc.url}/v1/reports/data-quality`, { accept: 'text/csv' });
     expect(dq.text.startsWith('day,batches,received')).toBe(true);
   });
@@ -160,7 +167,11 @@ describe('bad bodies', () => {
 
   it('refuses a body 100 MB over the limit with 413', async () => {
     const big = Buffer.alloc(svc.config.bodyLimitBytes + 100 * 2 ** 20, 0x61);
-    const res = await post(`${svc.url}/v1/batches`, big, FORMATS.csv).catch((e: Error) => ({ status: -1, json: null, text: e.message }));
+    const res = await post(`${svc.url}/v1/batches`, big, FORMATS.csv).catch((e: Error) => ({
+      status: -1,
+      json: null,
+      text: e.message,
+    }));
     // Fastify answers 413 as soon as the declared length is over the limit.
     expect(res.status).toBe(413);
     expect(res.json.error.code).toBe('BODY_TOO_LARGE');
@@ -190,10 +201,12 @@ describe('silver', () => {
       `SELECT count(*)::BIGINT AS n, sum(amount_minor)::BIGINT AS s, count(DISTINCT tx_id)::BIGINT AS d FROM read_parquet('${dir.path}/silver/**/*.parquet', hive_partitioning = true)`,
     );
     const [n, , d] = reader.getRows()[0] as [bigint, bigint, bigint];
-    const kpis = (await (async () => {
-      svc = await service(dir.path);
-      return get(`${svc.url}/v1/reports/daily-kpis`);
-    })()).json.rows as { count: number; sum_minor: string }[];
+    const kpis = (
+      await (async () => {
+        svc = await service(dir.path);
+        return get(`${svc.url}/v1/reports/daily-kpis`);
+      })()
+    ).json.rows as { count: number; sum_minor: string }[];
     const goldCount = kpis.reduce((a, r) => a + r.count, 0);
     const goldSum = kpis.reduce((a, r) => a + BigInt(r.sum_minor), 0n);
     expect(Number(n)).toBe(goldCount);

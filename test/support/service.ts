@@ -17,12 +17,22 @@ export async function service(dataDir: string, opts: StartOptions = {}): Promise
 export interface Reply {
   status: number;
   headers: Record<string, string | string[] | undefined>;
+  // biome-ignore lint/suspicious/noExplicitAny: replies are asserted field by field in the tests
   json: any;
   text: string;
 }
 
-export async function post(url: string, body: Uint8Array | string, contentType: string, headers: Record<string, string> = {}): Promise<Reply> {
-  const res = await request(url, { method: 'POST', body, headers: { 'content-type': contentType, ...headers } });
+export async function post(
+  url: string,
+  body: Uint8Array | string,
+  contentType: string,
+  headers: Record<string, string> = {},
+): Promise<Reply> {
+  const res = await request(url, {
+    method: 'POST',
+    body,
+    headers: { 'content-type': contentType, ...headers },
+  });
   const text = await res.body.text();
   let json: unknown = null;
   try {
