@@ -10,10 +10,18 @@ import { REASON } from './codes.ts';
 import { SluiceError } from './errors.ts';
 import type { Format } from './formats/index.ts';
 import { ROW_BITS, type StagedSilver, type Store } from './store.ts';
-import type { WorkerSettings, WorkFailure, WorkResult, WorkTask } from './worker.ts';
+import {
+  createWork,
+  type WorkerSettings,
+  type WorkFailure,
+  type WorkResult,
+  type WorkTask,
+} from './worker.ts';
 
 export interface PipelineOptions extends WorkerSettings {
   workers?: number;
+  /** Bodies up to this size are processed on the main thread: a pool round trip costs more. */
+  inlineBytes?: number;
   /** Requests admitted at once (parsing, validating or committing); beyond it, 429. */
   maxInflight?: number;
   now?: () => number;
@@ -82,6 +90,8 @@ export class Pipeline {
   private inflight = 0;
   private draining = false;
   private readonly now: () => number;
+  private readonly inlineBytes: number;
+  private readonly inline: (task: WorkTask) => WorkResult | WorkFailure;
 
   constructor(
     readonly store: Store,
@@ -96,6 +106,8 @@ export class Pipeline {
       maxFutureMs: opts.maxFutureMs,
       maxRows: opts.maxRows ?? ROW_BITS - 1,
     };
+    this.inlineBytes = opts.inlineBytes ?? 16 * 1024;
+    this.inline = createWork(settings);
     this.pool = new Piscina({
       filename: new URL('./worker.ts', import.meta.url).href,
       execArgv: ['--import', 'tsx'],
@@ -129,7 +141,10 @@ export class Pipeline {
   }
 
   private async work(task: WorkTask): Promise<WorkResult> {
-    const res = (await this.pool.run(task, { transferList: [task.body] })) as WorkResult | WorkFailure;
+    const res =
+      task.body.byteLength <= this.inlineBytes
+        ? this.inline(task)
+        : ((await this.pool.run(task, { transferList: [task.body] })) as WorkResult | WorkFailure);
     if (!res.ok) throw new SluiceError(res.code, res.message);
     return res;
   }

@@ -73,10 +73,32 @@ export interface WorkResult {
   latenessCount: number;
 }
 
-const settings = (workerData ?? {}) as WorkerSettings;
-const kernels = new Kernels(loadReferenceData(settings.reference ?? {}));
-const validator = new Validator(kernels, { maxFutureMs: settings.maxFutureMs });
-const rates = RateTable.load(settings.ratesPath);
+interface Engine {
+  settings: WorkerSettings;
+  validator: Validator;
+  rates: RateTable;
+}
+
+function engineFor(settings: WorkerSettings): Engine {
+  const kernels = new Kernels(loadReferenceData(settings.reference ?? {}));
+  return {
+    settings,
+    validator: new Validator(kernels, { maxFutureMs: settings.maxFutureMs }),
+    rates: RateTable.load(settings.ratesPath),
+  };
+}
+
+/**
+ * The same work on the calling thread, with its own WASM instance: the pipeline runs small bodies
+ * inline, where a round trip to the pool would cost more than the work.
+ */
+export function createWork(settings: WorkerSettings): (task: WorkTask) => WorkResult | WorkFailure {
+  const engine = engineFor(settings);
+  return (task) => guarded(engine, task);
+}
+
+// In a pool thread the engine is built once, from the pool's workerData; never on import elsewhere.
+let poolEngine: Engine | undefined;
 const dec = new TextDecoder();
 const REQUIRED = ['tx_id', 'ts', 'amount', 'currency', 'direction', 'channel', 'account_id'] as const;
 const REQUIRED_SLOTS = REQUIRED.map((f) => FIELDS.indexOf(f));
@@ -84,8 +106,13 @@ const DUP = 1 << REASON.DUPLICATE_TX;
 const MISSING = REASON.MISSING_FIELD;
 
 export default function work(task: WorkTask): WorkResult | WorkFailure {
+  poolEngine ??= engineFor((workerData ?? {}) as WorkerSettings);
+  return guarded(poolEngine, task);
+}
+
+function guarded(engine: Engine, task: WorkTask): WorkResult | WorkFailure {
   try {
-    return run(task);
+    return run(engine, task);
   } catch (e) {
     // Errors cross the thread boundary as plain data: a cloned Error loses its code.
     if (isSluiceError(e)) return { ok: false, code: e.code, message: e.message };
@@ -123,7 +150,7 @@ function channelId(col: Col, i: number): number {
   return (((((col.data[s] as number) & 31) << 4) | (len & 15)) << 1) | ((col.data[s + 2] as number) & 1);
 }
 
-function run(task: WorkTask): WorkResult {
+function run({ settings, validator, rates }: Engine, task: WorkTask): WorkResult {
   const bytes = new Uint8Array(task.body);
   const sha256 = createHash('sha256').update(bytes).digest('hex');
   const batches: RecordBatch[] = parseBody(task.format, bytes);
