@@ -19,11 +19,15 @@ export function fieldIndex(name: string): number {
   return FIELD_INDEX.get(name) ?? -1;
 }
 
+/**
+ * One growing Utf8 column. Buffers start small and double: a one-row request must not pay for an
+ * 8,192-row batch (allocation, not work, dominated single-row requests when they started large).
+ */
 class Utf8Buffer {
-  data = new Uint8Array(1 << 16);
+  data = new Uint8Array(256);
   size = 0;
-  offsets = new Int32Array(DEFAULT_BATCH_ROWS + 1);
-  validity = new Uint8Array((DEFAULT_BATCH_ROWS + 7) >> 3);
+  offsets = new Int32Array(17);
+  validity = new Uint8Array(2);
   rows = 0;
   nulls = 0;
   used = false; // seen in any row of this batch: absent columns stay absent
@@ -37,14 +41,26 @@ class Utf8Buffer {
     this.data = next;
   }
 
-  reset(capacityRows: number): void {
+  /** Room for row `r` (its end offset at `r + 1`, its validity bit). */
+  reserveRow(r: number): void {
+    if (r + 2 <= this.offsets.length) return;
+    const offsets = new Int32Array(this.offsets.length * 2);
+    offsets.set(this.offsets);
+    this.offsets = offsets;
+    const validity = new Uint8Array(this.validity.length * 2);
+    validity.set(this.validity);
+    this.validity = validity;
+  }
+
+  /** Starts a new batch. The emitted batch owns the old buffers, so fresh ones are made. */
+  reset(): void {
     this.size = 0;
     this.rows = 0;
     this.nulls = 0;
     this.used = false;
-    this.offsets = new Int32Array(capacityRows + 1);
-    this.validity = new Uint8Array((capacityRows + 7) >> 3);
-    this.data = new Uint8Array(Math.max(1 << 12, this.data.length));
+    this.offsets = new Int32Array(17);
+    this.validity = new Uint8Array(2);
+    this.data = new Uint8Array(256);
   }
 }
 
@@ -60,9 +76,7 @@ export class TextBatchBuilder {
     this.batchRows = opts.batchRows ?? DEFAULT_BATCH_ROWS;
     this.maxFieldBytes = opts.maxFieldBytes ?? 1 << 20;
     this.cols = BUILDER_FIELDS.map(() => {
-      const b = new Utf8Buffer();
-      b.reset(this.batchRows);
-      return b;
+      return new Utf8Buffer();
     });
     this.setInRow = new Uint8Array(BUILDER_FIELDS.length);
   }
@@ -121,6 +135,7 @@ export class TextBatchBuilder {
     const r = this.rows;
     for (let f = 0; f < this.cols.length; f++) {
       const c = this.cols[f] as Utf8Buffer;
+      c.reserveRow(r);
       if (this.setInRow[f]) {
         c.validity[r >> 3] = (c.validity[r >> 3] as number) | (1 << (r & 7));
         c.used = true;
@@ -159,7 +174,7 @@ export class TextBatchBuilder {
     const schema = new Schema(fields);
     const struct = makeData({ type: new Struct(fields), length: n, nullCount: 0, children });
     const batch = new RecordBatch(schema, struct);
-    for (const c of this.cols) c.reset(this.batchRows);
+    for (const c of this.cols) c.reset();
     this.rows = 0;
     return batch;
   }
