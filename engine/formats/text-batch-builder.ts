@@ -43,7 +43,7 @@ class Utf8Buffer {
 
   /** Room for row `r` (its end offset at `r + 1`, its validity bit). */
   reserveRow(r: number): void {
-    if (r + 2 <= this.offsets.length) return;
+    if (r + 2 <= this.offsets.length && r >> 3 < this.validity.length) return;
     const offsets = new Int32Array(this.offsets.length * 2);
     offsets.set(this.offsets);
     this.offsets = offsets;

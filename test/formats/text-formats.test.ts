@@ -171,3 +171,18 @@ describe('parseBody', () => {
     }
   });
 });
+
+describe('batch building', () => {
+  it('keeps every value and null right as buffers grow past many powers of two', () => {
+    const n = 5000;
+    const lines = Array.from({ length: n }, (_, i) =>
+      i % 7 === 0 ? `T${i}` : `T${i},${'x'.repeat(i % 13)}`,
+    );
+    const got = rows(parseCsv(b(`tx_id,reference\n${lines.join('\n')}\n`)));
+    expect(got.length).toBe(n);
+    for (let i = 0; i < n; i++) {
+      expect(got[i]?.tx_id).toBe(`T${i}`);
+      expect(got[i]?.reference).toBe(i % 7 === 0 ? null : 'x'.repeat(i % 13));
+    }
+  });
+});
