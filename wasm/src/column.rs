@@ -53,6 +53,39 @@ impl<'a> StrCol<'a> {
             _ => None,
         }
     }
+
+    /// `get_present` for a short value: its length, and its first eight bytes (or fewer) as one
+    /// little-endian word, zero past the end (see `short_word`). The word is one load from the
+    /// data buffer instead of a loop over a length that differs from row to row (near the end of
+    /// the buffer it falls back to the loop). For enumerations, compared whole against constants.
+    #[inline]
+    pub fn get_present_word(&self, i: usize) -> Option<(u64, usize)> {
+        let b = self.get_present(i)?;
+        let len = b.len();
+        // `get` has checked the offsets, so the value starts at `offsets[i]` (a valid index).
+        let start = self.offsets[i] as usize;
+        let word = match start.checked_add(8).and_then(|end| self.data.get(start..end)) {
+            Some(w) => {
+                let mut bytes = [0u8; 8];
+                bytes.copy_from_slice(w);
+                let mask = if len >= 8 { u64::MAX } else { (1u64 << (8 * len)) - 1 };
+                u64::from_le_bytes(bytes) & mask
+            }
+            None => short_word(b),
+        };
+        Some((word, len))
+    }
+}
+
+/// The first eight bytes of `b` (or all of them if fewer) as a little-endian word, zero-padded.
+pub const fn short_word(b: &[u8]) -> u64 {
+    let mut w = 0u64;
+    let mut j = 0;
+    while j < b.len() && j < 8 {
+        w |= (b[j] as u64) << (8 * j);
+        j += 1;
+    }
+    w
 }
 
 /// An Arrow Int64 column (amount_minor, epoch-ms timestamps) with optional validity.
@@ -97,6 +130,35 @@ mod tests {
         assert_eq!(c.get(3), None);
         let bad = [0, 9];
         assert_eq!(StrCol::new(&bad, data, None).get(0), None);
+    }
+
+    #[test]
+    fn words_match_the_bytes() {
+        // Values of every length 0-12 at every position of a buffer, so that some end too close
+        // to the buffer's end for the eight-byte load.
+        let data = b"debitcreditFPSINTERNALx\0yz\xffabcdefghijkl";
+        let mut offsets = [0i32; 64];
+        let mut k = 0;
+        for start in 0..data.len() {
+            for len in 0..=12 {
+                if start + len > data.len() {
+                    continue;
+                }
+                offsets[0] = start as i32;
+                offsets[1] = (start + len) as i32;
+                let c = StrCol::new(&offsets[..2], data, None);
+                let b = &data[start..start + len];
+                let want = if b.is_empty() { None } else { Some((short_word(b), len)) };
+                assert_eq!(c.get_present_word(0), want, "{start} {len}");
+                k += 1;
+            }
+        }
+        assert!(k > 300);
+        assert_eq!(short_word(b"ab"), 0x6261);
+        assert_eq!(short_word(b"abcdefghij"), u64::from_le_bytes(*b"abcdefgh"));
+        let validity = [0u8];
+        assert_eq!(StrCol::new(&[0, 3], b"abc", Some(&validity)).get_present_word(0), None);
+        assert_eq!(StrCol::new(&[0, 9], b"abc", None).get_present_word(0), None);
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! bytes of one value. Nothing here allocates or can panic, whatever the bytes.
 
 use crate::codes::{AMOUNT_INVALID, AMOUNT_NON_POSITIVE, AMOUNT_PRECISION, AMOUNT_RANGE, OK};
+use crate::column::short_word;
 
 /// Largest amount accepted, in major units (CONTRACT §1: ≤ 1,000,000,000.00).
 const MAX_MAJOR: u64 = 1_000_000_000;
@@ -36,7 +37,7 @@ pub fn tx_id_ok(b: &[u8]) -> bool {
 /// is its `currency_index`: stable within a build, but editing the table shifts it, so an index
 /// is never persisted (store the code).
 #[rustfmt::skip]
-static CURRENCIES: [([u8; 3], u8); 165] = [
+const CURRENCY_LIST: [([u8; 3], u8); 165] = [
     (*b"AED", 2), (*b"AFN", 2), (*b"ALL", 2), (*b"AMD", 2), (*b"AOA", 2), (*b"ARS", 2), (*b"AUD", 2), (*b"AWG", 2),
     (*b"AZN", 2), (*b"BAM", 2), (*b"BBD", 2), (*b"BDT", 2), (*b"BHD", 3), (*b"BIF", 0), (*b"BMD", 2), (*b"BND", 2),
     (*b"BOB", 2), (*b"BOV", 2), (*b"BRL", 2), (*b"BSD", 2), (*b"BTN", 2), (*b"BWP", 2), (*b"BYN", 2), (*b"BZD", 2),
@@ -60,19 +61,54 @@ static CURRENCIES: [([u8; 3], u8); 165] = [
     (*b"XPF", 0), (*b"YER", 2), (*b"ZAR", 2), (*b"ZMW", 2), (*b"ZWG", 2),
 ];
 
-/// Position of a currency code in `CURRENCIES` (binary search: the table is sorted).
+static CURRENCIES: [([u8; 3], u8); 165] = CURRENCY_LIST;
+
+/// Every three-letter code as a number below 26^3, for `CURRENCY_SLOT`.
+const fn letters_key(a: u8, b: u8, c: u8) -> usize {
+    (a - b'A') as usize * 676 + (b - b'A') as usize * 26 + (c - b'A') as usize
+}
+
+/// Per three upper-case letters (`letters_key`), the code's position in `CURRENCIES` plus one, or
+/// 0 for no currency. A lookup is then one load, where a binary search over 3-byte keys took
+/// eight compares and branches per row and was one of the costliest parts of validating a row.
+/// 17.5 KB, built at compile time; the codes in use stay in cache.
+static CURRENCY_SLOT: [u8; 26 * 26 * 26] = {
+    let mut t = [0u8; 26 * 26 * 26];
+    let mut i = 0;
+    while i < CURRENCY_LIST.len() {
+        let c = CURRENCY_LIST[i].0;
+        // `i + 1` must fit in a u8, and 0 stays free for "unknown".
+        assert!(i < 255);
+        t[letters_key(c[0], c[1], c[2])] = i as u8 + 1;
+        i += 1;
+    }
+    t
+};
+
+/// Position of a currency code in `CURRENCIES` (the table is sorted, so this is also its rank).
 /// Upper case only: `gbp` is not a code.
+#[inline]
 pub fn currency_index(code: &[u8]) -> Option<u16> {
-    let key: [u8; 3] = match code {
-        [a, b, c] => [*a, *b, *c],
-        _ => return None,
-    };
-    CURRENCIES.binary_search_by(|e| e.0.cmp(&key)).ok().map(|i| i as u16)
+    match code {
+        [a, b, c] if a.is_ascii_uppercase() && b.is_ascii_uppercase() && c.is_ascii_uppercase() => {
+            match CURRENCY_SLOT[letters_key(*a, *b, *c)] {
+                0 => None,
+                slot => Some(slot as u16 - 1),
+            }
+        }
+        _ => None,
+    }
 }
 
 /// ISO 4217 minor units of an active currency code (GBP 2, JPY 0, KWD 3, CLF 4), else `None`.
 pub fn currency_minor_units(code: &[u8]) -> Option<u8> {
-    currency_index(code).map(|i| CURRENCIES[i as usize].1)
+    currency_index(code).and_then(index_minor_units)
+}
+
+/// The minor units of the currency at a `currency_index`, else `None` (e.g. for `NO_CURRENCY`).
+#[inline]
+pub fn index_minor_units(index: u16) -> Option<u8> {
+    CURRENCIES.get(index as usize).map(|e| e.1)
 }
 
 /// The code at a `currency_index` (for the engine to turn indices back into text).
@@ -124,26 +160,58 @@ pub fn country_ok(code: &[u8]) -> bool {
 // ---------------------------------------------------------------------------------------------
 // Enumerations
 
+// The values are matched as (word, length) pairs, as `StrCol::get_present_word` reads them: every
+// candidate is compared at once, with no branch that depends on which value a row holds (rows
+// arrive in no particular order, so a match that branches byte by byte mispredicts often).
+// The length takes part so that a NUL byte cannot pass for the zero padding.
+
+const DIRECTIONS: [(u64, usize); 2] = [(short_word(b"debit"), 5), (short_word(b"credit"), 6)];
+
+const CHANNELS: [(u64, usize); 7] = [
+    (short_word(b"FPS"), 3),
+    (short_word(b"BACS"), 4),
+    (short_word(b"CHAPS"), 5),
+    (short_word(b"SWIFT"), 5),
+    (short_word(b"CARD"), 4),
+    (short_word(b"CASH"), 4),
+    (short_word(b"INTERNAL"), 8),
+];
+
+/// 1 + the position of `(word, len)` among `values`, or 0.
+#[inline(always)]
+fn position_of(values: &[(u64, usize)], word: u64, len: usize) -> u8 {
+    let mut found = 0u8;
+    for (k, &(w, l)) in values.iter().enumerate() {
+        found |= ((w == word) & (l == len)) as u8 * (k as u8 + 1);
+    }
+    found
+}
+
 /// `debit` → 1, `credit` → 2 (exactly, lower case).
 pub fn direction(b: &[u8]) -> Option<u8> {
-    match b {
-        b"debit" => Some(1),
-        b"credit" => Some(2),
-        _ => None,
+    direction_word(short_word(b), b.len())
+}
+
+/// `direction` of a value given as by `StrCol::get_present_word`.
+#[inline]
+pub fn direction_word(word: u64, len: usize) -> Option<u8> {
+    match position_of(&DIRECTIONS, word, len) {
+        0 => None,
+        d => Some(d),
     }
 }
 
 /// FPS, BACS, CHAPS, SWIFT, CARD, CASH, INTERNAL (exactly, upper case) → 1..=7 in that order.
 pub fn channel(b: &[u8]) -> Option<u8> {
-    match b {
-        b"FPS" => Some(1),
-        b"BACS" => Some(2),
-        b"CHAPS" => Some(3),
-        b"SWIFT" => Some(4),
-        b"CARD" => Some(5),
-        b"CASH" => Some(6),
-        b"INTERNAL" => Some(7),
-        _ => None,
+    channel_word(short_word(b), b.len())
+}
+
+/// `channel` of a value given as by `StrCol::get_present_word`.
+#[inline]
+pub fn channel_word(word: u64, len: usize) -> Option<u8> {
+    match position_of(&CHANNELS, word, len) {
+        0 => None,
+        c => Some(c),
     }
 }
 
@@ -158,7 +226,73 @@ pub fn channel(b: &[u8]) -> Option<u8> {
 /// is 150) → `AMOUNT_PRECISION`; a value ≤ 0 (`-0`, `0.00`, any negative) → `AMOUNT_NON_POSITIVE`;
 /// more than 1,000,000,000 major units → `AMOUNT_RANGE`. Leading zeros are fine. Digit strings of
 /// any length are handled without overflow.
+#[inline]
 pub fn parse_amount(b: &[u8], minor_units: u8) -> Result<i64, u8> {
+    match parse_amount_plain(b, minor_units) {
+        Some(r) => r,
+        None => parse_amount_general(b, minor_units),
+    }
+}
+
+/// The fast path, for the shape almost every amount has: 1–10 digits, optionally `.` and 1 to
+/// `minor_units` (at most 4) digits, no sign. One pass, no overflow checks needed (the value is
+/// below 10^14), so no 128-bit multiply either (which a checked u64 multiply becomes in WASM).
+/// `None` hands anything else to `parse_amount_general`, which answers the same for these
+/// inputs (a test checks both on many strings).
+#[inline(always)]
+fn parse_amount_plain(b: &[u8], minor_units: u8) -> Option<Result<i64, u8>> {
+    if minor_units > MAX_PLAIN_MINOR_UNITS {
+        return None;
+    }
+    let mut i = 0;
+    let mut major = 0u64;
+    while i < b.len() && b[i].is_ascii_digit() {
+        if i == 10 {
+            return None;
+        }
+        major = major * 10 + (b[i] - b'0') as u64;
+        i += 1;
+    }
+    if i == 0 {
+        return None;
+    }
+    let mut fraction = 0u64;
+    let mut frac_digits = 0usize;
+    if i < b.len() {
+        if b[i] != b'.' {
+            return None;
+        }
+        i += 1;
+        while i < b.len() {
+            // A digit past `minor_units` may be a trailing zero or a precision error: general path.
+            if !b[i].is_ascii_digit() || frac_digits == minor_units as usize {
+                return None;
+            }
+            fraction = fraction * 10 + (b[i] - b'0') as u64;
+            frac_digits += 1;
+            i += 1;
+        }
+        if frac_digits == 0 {
+            return None;
+        }
+    }
+    let scale = POW10[minor_units as usize];
+    let value = major * scale + fraction * POW10[minor_units as usize - frac_digits];
+    Some(if value == 0 {
+        Err(AMOUNT_NON_POSITIVE)
+    } else if value > MAX_MAJOR * scale {
+        Err(AMOUNT_RANGE)
+    } else {
+        Ok(value as i64)
+    })
+}
+
+/// The most minor units `parse_amount_plain` handles (every ISO 4217 currency has at most 4).
+const MAX_PLAIN_MINOR_UNITS: u8 = 4;
+static POW10: [u64; MAX_PLAIN_MINOR_UNITS as usize + 1] = [1, 10, 100, 1_000, 10_000];
+
+/// The byte-by-byte path: every input, every code, in the documented order.
+fn parse_amount_general(b: &[u8], minor_units: u8) -> Result<i64, u8> {
     let (negative, body) = match b {
         [b'-', rest @ ..] => (true, rest),
         [b'+', rest @ ..] => (false, rest),
@@ -291,7 +425,98 @@ fn digits(b: &[u8], at: usize, n: usize) -> Option<i64> {
 /// with a positive offset can give a slightly negative result), month 1–12, day within the
 /// month (leap years per the Gregorian rule), hour 0–23, minute 0–59, second 0–59. A leap second
 /// (`:60`) is rejected: epoch milliseconds cannot represent it, and no payment system needs it.
+#[inline]
 pub fn parse_timestamp_ms(b: &[u8]) -> Option<i64> {
+    match parse_timestamp_plain(b) {
+        Some(ms) => Some(ms),
+        None => parse_timestamp_general(b),
+    }
+}
+
+/// The fast path, for the shape almost every text timestamp has (JavaScript's `toISOString`):
+/// `YYYY-MM-DDTHH:MM:SS.sssZ`, or the same without the fraction. All fourteen date and time
+/// digits are checked at once, and the date arithmetic has no division: LLVM's WASM backend
+/// leaves a division by a constant as a real divide instruction (tens of cycles), and the general
+/// path's calendar takes seven of them.
+/// Only a valid time is answered: anything else, including an out-of-range field, returns `None`
+/// and goes to `parse_timestamp_general`, which gives the same value for what this accepts
+/// (a test checks both on many strings).
+#[inline(always)]
+fn parse_timestamp_plain(b: &[u8]) -> Option<i64> {
+    let millis = match b.len() {
+        20 if b[19] == b'Z' => 0,
+        24 if b[19] == b'.' && b[23] == b'Z' => {
+            let (x, y, z) = (b[20].wrapping_sub(b'0'), b[21].wrapping_sub(b'0'), b[22].wrapping_sub(b'0'));
+            if x > 9 || y > 9 || z > 9 {
+                return None;
+            }
+            x as u32 * 100 + y as u32 * 10 + z as u32
+        }
+        _ => return None,
+    };
+    if b[4] != b'-' || b[7] != b'-' || b[10] != b'T' || b[13] != b':' || b[16] != b':' {
+        return None;
+    }
+    // The fourteen digits, YYYY MM DD HH MM SS, as scalars (an array would live in memory in
+    // WASM). A byte that is not a digit wraps to a value above 9: `bad` collects them all.
+    let mut bad = false;
+    let mut two = |k: usize| {
+        let (hi, lo) = (b[k].wrapping_sub(b'0'), b[k + 1].wrapping_sub(b'0'));
+        bad |= (hi > 9) | (lo > 9);
+        u32::from(hi) * 10 + u32::from(lo)
+    };
+    let year = two(0) * 100 + two(2);
+    let (month, day) = (two(5), two(8));
+    let (hour, minute, second) = (two(11), two(14), two(17));
+    if bad {
+        return None;
+    }
+    // The year's century, for the Gregorian rule (see `div100`).
+    let century = div100(year);
+    let leap = year & 3 == 0 && (century * 100 != year || century & 3 == 0);
+    if year < 1970
+        || !(1..=12).contains(&month)
+        || day == 0
+        || day > MONTH_DAYS[leap as usize][month as usize]
+        || hour > 23
+        || minute > 59
+        || second > 59
+    {
+        return None;
+    }
+    // Days before the year: 365 per year since 1970, plus the leap days in between, counted as
+    // leap years up to the year before (y/4 − y/100 + y/400) less the 477 up to 1969.
+    let before = year - 1;
+    let c = div100(before);
+    let leap_days = (before >> 2) - c + (c >> 2) - 477;
+    let days = (year - 1970) * 365
+        + leap_days
+        + DAYS_BEFORE_MONTH[month as usize]
+        + (leap && month > 2) as u32
+        + day
+        - 1;
+    let secs = (hour * 60 + minute) * 60 + second;
+    Some(days as i64 * MS_PER_DAY + secs as i64 * 1000 + millis as i64)
+}
+
+/// `x / 100` for any u32 as a multiply and a shift (the usual reciprocal; exact, a test checks),
+/// because WASM would divide. `⌊⌊x/100⌋/4⌋ = ⌊x/400⌋`, so `div100(x) >> 2` is `x / 400`.
+#[inline(always)]
+fn div100(x: u32) -> u32 {
+    ((u64::from(x) * 0x51EB_851F) >> 37) as u32
+}
+
+/// Days in a common year before each month (index 1–12).
+static DAYS_BEFORE_MONTH: [u32; 13] = [0, 0, 31, 59, 90, 120, 151, 181, 212, 243, 273, 304, 334];
+
+/// Days per month (index 1–12), common and leap years.
+static MONTH_DAYS: [[u32; 13]; 2] = [
+    [0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31],
+    [0, 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31],
+];
+
+/// The byte-by-byte path: both forms, every shape, every range check.
+fn parse_timestamp_general(b: &[u8]) -> Option<i64> {
     if b.is_empty() {
         return None;
     }
@@ -463,8 +688,11 @@ mod tests {
         for (i, c) in all.iter().enumerate() {
             assert_eq!(channel(c), Some(i as u8 + 1));
         }
-        for bad in [&b"fps"[..], b"Card", b"SEPA", b"", b"CASH "] {
+        for bad in [&b"fps"[..], b"Card", b"SEPA", b"", b"CASH ", b"FPS\0", b"CAS", b"INTERNALS", b"\0FPS"] {
             assert_eq!(channel(bad), None);
+        }
+        for bad in [&b"debit\0"[..], b"debi", b"credit\0\0", b"creditor"] {
+            assert_eq!(direction(bad), None);
         }
     }
 
@@ -563,6 +791,146 @@ mod tests {
         assert_eq!(check_amount_minor(i64::MIN, 2), AMOUNT_NON_POSITIVE);
         assert_eq!(check_amount_minor(i64::MAX, 2), AMOUNT_RANGE);
         assert_eq!(check_amount_minor(i64::MAX, 200), OK);
+    }
+
+    #[test]
+    fn currency_slots_agree_with_a_search_of_the_list() {
+        let search = |code: &[u8]| CURRENCIES.iter().position(|e| e.0[..] == *code).map(|i| i as u16);
+        for a in 0..=255u8 {
+            for b in b'@'..=b'[' {
+                for c in [b'@', b'A', b'B', b'D', b'F', b'P', b'R', b'S', b'Y', b'Z', b'[', b'a', 0xC3] {
+                    let code = [a, b, c];
+                    assert_eq!(currency_index(&code), search(&code), "{code:?}");
+                }
+            }
+        }
+        for a in b'A'..=b'Z' {
+            for b in b'A'..=b'Z' {
+                for c in b'A'..=b'Z' {
+                    let code = [a, b, c];
+                    assert_eq!(currency_index(&code), search(&code), "{code:?}");
+                }
+            }
+        }
+        assert_eq!(index_minor_units(crate::validate::NO_CURRENCY), None);
+    }
+
+    /// Random strings over `alphabet` (and now and then any byte), for fast-vs-general checks.
+    fn random_strings(alphabet: &[u8], max_len: usize, count: usize, mut each: impl FnMut(&[u8])) {
+        let mut x = 0x2545_F491_4F6C_DD1Du64;
+        let mut buf = [0u8; 64];
+        for k in 0..count {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let len = (x % (max_len as u64 + 1)) as usize;
+            for b in buf[..len].iter_mut() {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                *b = if k % 7 == 0 && x & 0xF0 == 0 {
+                    (x >> 8) as u8
+                } else {
+                    alphabet[(x % alphabet.len() as u64) as usize]
+                };
+            }
+            each(&buf[..len]);
+        }
+    }
+
+    #[test]
+    fn amount_fast_path_agrees_with_the_general_path() {
+        let mut fast = 0;
+        random_strings(b"0123456789000.", 16, 400_000, |b| {
+            for mu in 0..=6u8 {
+                if let Some(r) = parse_amount_plain(b, mu) {
+                    assert_eq!(r, parse_amount_general(b, mu), "{b:?} {mu}");
+                    fast += 1;
+                }
+                assert_eq!(parse_amount(b, mu), parse_amount_general(b, mu), "{b:?} {mu}");
+            }
+        });
+        // Most well-formed amounts take the fast path.
+        assert!(fast > 100_000, "{fast}");
+        for (b, mu) in [
+            (&b"1000000000"[..], 2),
+            (b"1000000000.00", 2),
+            (b"1000000000.01", 2),
+            (b"9999999999.9999", 4),
+            (b"0000000000.0", 1),
+            (b"0.0001", 4),
+            (b"1", 0),
+            (b"1.0", 0),
+        ] {
+            assert_eq!(parse_amount(b, mu), parse_amount_general(b, mu), "{b:?} {mu}");
+        }
+    }
+
+    #[test]
+    fn div100_is_exact() {
+        let mut x = 0u32;
+        let mut step = 1u32;
+        while let Some(next) = x.checked_add(step) {
+            assert_eq!(div100(x), x / 100, "{x}");
+            assert_eq!(div100(x) >> 2, x / 400, "{x}");
+            if x > 1_000_000 {
+                step = step.saturating_add(step / 64 + 1);
+            }
+            x = next;
+        }
+        for x in [u32::MAX, u32::MAX - 1, 4_294_967_200, 4_294_967_199] {
+            assert_eq!(div100(x), x / 100, "{x}");
+        }
+        let mut month_start = 0;
+        for m in 1..=12 {
+            assert_eq!(DAYS_BEFORE_MONTH[m], month_start);
+            month_start += MONTH_DAYS[0][m];
+        }
+    }
+
+    #[test]
+    fn timestamp_fast_path_agrees_with_the_general_path() {
+        let mut fast = 0;
+        let mut check = |b: &[u8]| {
+            if let Some(ms) = parse_timestamp_plain(b) {
+                assert_eq!(Some(ms), parse_timestamp_general(b), "{b:?}");
+                fast += 1;
+            }
+            assert_eq!(parse_timestamp_ms(b), parse_timestamp_general(b), "{b:?}");
+        };
+        // Every date of a few centuries and a few leap-year edges, at a few times of day.
+        for y in [1970, 1971, 1999, 2000, 2023, 2024, 2100, 2400, 9999] {
+            for m in 0..=13 {
+                for d in 0..=32 {
+                    for t in ["00:00:00", "23:59:59", "12:34:56", "24:00:00", "00:60:00", "00:00:60"] {
+                        for frac in ["", ".000", ".999", ".5", ".12a"] {
+                            for z in ["Z", "z", "+00:00"] {
+                                let s = std::format!("{y:04}-{m:02}-{d:02}T{t}{frac}{z}");
+                                check(s.as_bytes());
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        // Every year from before 1970 to 2600 and a few far ones, across February's end.
+        for y in (1960..2600).chain([2800, 3200, 4000, 8000, 9996, 9998]) {
+            for md in ["01-01", "02-28", "02-29", "03-01", "12-31"] {
+                check(std::format!("{y:04}-{md}T01:02:03.456Z").as_bytes());
+            }
+        }
+        // Mutations of a valid time: every byte replaced by a few others.
+        for base in ["2024-02-29T10:30:00.123Z", "2023-12-31T23:59:59Z"] {
+            for i in 0..base.len() {
+                for c in [b'0', b'9', b'-', b':', b'T', b'Z', b'.', b' ', b'/', 0xFF] {
+                    let mut b = std::vec::Vec::from(base.as_bytes());
+                    b[i] = c;
+                    check(&b);
+                }
+            }
+        }
+        random_strings(b"0123456789-:.TZ", 26, 200_000, |b| check(b));
+        assert!(fast > 3_000, "{fast}");
     }
 
     #[test]

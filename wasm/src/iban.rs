@@ -12,8 +12,9 @@
 //!
 //! MOD-97 never divides per digit: the running value is folded with `x ≡ (x >> 32) * 35 + (x mod
 //! 2^32)` (2^32 ≡ 35 mod 97), three cheap operations that keep it below 36·2^32 and congruent,
-//! and a single `% 97` on a u32 happens at the very end. (A u64 `%` compiles to a hardware divide in
-//! WASM, which alone cost more than the rest of the kernel.)
+//! and a single remainder on a small value happens at the very end, itself a multiply (see
+//! `mod97`). (A `%`, even by a constant, compiles to a hardware divide in WASM, which alone cost
+//! more than the rest of the kernel.)
 
 use crate::codes::{IBAN_BBAN_FORMAT, IBAN_CHECKSUM, IBAN_COUNTRY, IBAN_FORMAT, IBAN_LENGTH, OK};
 use crate::column::StrCol;
@@ -65,11 +66,26 @@ fn fold(x: u64) -> u64 {
     (x >> 32) * 35 + (x & 0xFFFF_FFFF)
 }
 
-/// The exact remainder modulo 97 of a value below 2^58 (the final value): after three folds it
-/// fits in a u32, whose `% 97` by a constant compiles to a multiply, not a divide.
+/// The exact remainder modulo 97 of a value below 2^58 (the final value). After three folds it
+/// fits in a u32; one more by 2^16 ≡ 61 (mod 97) brings it below 2^22, where the quotient is a
+/// multiply by ⌈2^32/97⌉ and a shift (exact for values below 2^32/62; a test checks every one
+/// below 2^22). LLVM's WASM backend would compile `% 97` to a divide instruction even though 97
+/// is a constant.
 #[inline(always)]
 fn mod97(x: u64) -> u32 {
-    fold(fold(fold(x))) as u32 % 97
+    small_mod97(fold_u32(fold(fold(fold(x))) as u32))
+}
+
+/// `x mod 2^16 + 61·⌊x / 2^16⌋`: congruent to `x` modulo 97, and below 2^22.
+#[inline(always)]
+fn fold_u32(x: u32) -> u32 {
+    (x >> 16) * 61 + (x & 0xFFFF)
+}
+
+/// `x % 97` for `x` below 2^22.
+#[inline(always)]
+fn small_mod97(x: u32) -> u32 {
+    x - ((u64::from(x) * 44_278_014) >> 32) as u32 * 97
 }
 
 /// Pair codes in `PAIRS`: the class pattern of two bytes. 0 is "not two IBAN characters", so the
@@ -698,6 +714,27 @@ mod tests {
             }
         }
         panic!("no alias found");
+    }
+
+    #[test]
+    fn mod97_without_division_is_exact() {
+        for x in 0..1u32 << 22 {
+            assert_eq!(small_mod97(x), x % 97, "{x}");
+        }
+        for x in [0u32, 1, 96, 97, 65535, 65536, 1 << 31, u32::MAX - 1, u32::MAX] {
+            assert!(fold_u32(x) < 1 << 22);
+            assert_eq!(fold_u32(x) % 97, x % 97, "{x}");
+        }
+        let mut s = 0x0123_4567_89AB_CDEFu64;
+        for _ in 0..1_000_000 {
+            s ^= s << 13;
+            s ^= s >> 7;
+            s ^= s << 17;
+            for x in [s >> 6, s >> 30, s >> 40, s & 0xFFFF_FFFF] {
+                assert_eq!(u64::from(mod97(x)), x % 97, "{x}");
+            }
+        }
+        assert_eq!(u64::from(mod97((1 << 58) - 1)), ((1u64 << 58) - 1) % 97);
     }
 
     #[test]

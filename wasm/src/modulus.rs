@@ -8,8 +8,9 @@
 //! code may match two rows (two checks); one that matches none cannot be checked and is valid.
 //!
 //! Everything lives in fixed-capacity arrays (the table sits in a `static`), the checks are integer
-//! arithmetic on a 14-byte array, and the lookup is a bucket index (built at load) narrowing a
-//! binary search to the few rows that start near the sort code: nothing allocates or panics.
+//! arithmetic on the 14 digits packed one per nibble of a u64, and the lookup goes through an
+//! index built at load (two loads and a popcount, see `ModulusTable::bucket`): nothing allocates
+//! or panics. `Memo` lets a batch skip the check for a pair it has already checked.
 
 use crate::codes;
 use crate::column::StrCol;
@@ -18,10 +19,13 @@ use crate::column::StrCol;
 pub const MAX_ROWS: usize = 4096;
 /// Room for the substitution table (21 rows since 2005).
 pub const MAX_SUBSTITUTIONS: usize = 256;
-/// Sort codes per bucket of `ModulusTable::bucket_first`, and the number of buckets that cover
-/// every six-digit sort code.
-const BUCKET: u32 = 10;
-const BUCKETS: usize = 100_000;
+/// Sort codes per bucket of `ModulusTable::bucket` (2^4 = 16, so bucket and offset are a shift
+/// and a mask), and the number of buckets that cover the six-digit sort codes.
+const BUCKET_BITS: u32 = 4;
+const BUCKETS: usize = 1_000_000 >> BUCKET_BITS;
+/// The most intervals the rows can cut the sort codes into: each row adds at most two boundaries
+/// (its start and one past its end) to the one at 000000.
+const MAX_INTERVALS: usize = 2 * MAX_ROWS + 1;
 
 /// Digit positions in the 14-digit string, as the specification names them.
 const A: usize = 6;
@@ -55,10 +59,18 @@ struct Row {
     method: Method,
     /// 0 when the row has no exception.
     exception: u8,
+    /// Every weight is 0–11, so every digit × weight product is 0–99 (see `weighted_total`).
+    small_weights: bool,
 }
 
 impl Row {
-    const EMPTY: Row = Row { end: 0, weights: [0; 14], method: Method::Mod11, exception: 0 };
+    const EMPTY: Row =
+        Row { end: 0, weights: [0; 14], method: Method::Mod11, exception: 0, small_weights: true };
+}
+
+/// True when every weight is 0–11: digit × weight is then 0–99 for any digit 0–9.
+fn small_weights(weights: &[i16; 14]) -> bool {
+    weights.iter().all(|w| (0..=11).contains(w))
 }
 
 pub struct ModulusTable {
@@ -70,13 +82,18 @@ pub struct ModulusTable {
     /// as soon as no earlier row can reach the sort code, even if a table ever had nested ranges.
     max_end: [u32; MAX_ROWS],
     len: usize,
-    /// `bucket_first[b]` = the number of rows whose range starts below `b * BUCKET` (the last entry
-    /// counts every row). The rows starting at or before a sort code `s` are then all those below
-    /// `bucket_first[s / BUCKET]` plus the few (usually none) that start in its bucket before it,
-    /// so a lookup is one load and a short scan instead of a binary search over the whole table,
-    /// whose dozen unpredictable branches cost more than the modulus arithmetic. 200 KB: a direct
-    /// per-sort-code table would be 2 MB, too big for cache (and for a test thread's stack).
-    bucket_first: [u16; BUCKETS + 1],
+    /// The lookup index, built at load from the rows above (see `build_index`). The rows' starts
+    /// and ends cut the sort codes into intervals, numbered from 0 at 000000, over each of which
+    /// the matching rows do not change. `bucket[b]` covers the 16 sort codes from 16·b: its low
+    /// 16 bits are the interval of 16·b, and bit 16 + k is set when an interval begins at
+    /// 16·b + k (k = 1..15), so the interval of any sort code is that base plus a popcount.
+    /// `interval_rows[j]` is interval j's answer to `rows_for`, packed as first row | second row
+    /// << 12 | count << 24 (rows are below 4096). A lookup is thus two loads and no loop: the
+    /// binary search it replaces (`rows_for_search`, still the reference) had a dozen
+    /// unpredictable branches that cost more than the modulus arithmetic itself. 250 KB + 32 KB:
+    /// a direct per-sort-code table would be 2 MB, too big for cache (and for a test's stack).
+    bucket: [u32; BUCKETS],
+    interval_rows: [u32; MAX_INTERVALS],
     /// Substitution table for exception 5, sorted by original sort code.
     sub_from: [u32; MAX_SUBSTITUTIONS],
     sub_to: [u32; MAX_SUBSTITUTIONS],
@@ -97,7 +114,8 @@ impl ModulusTable {
             rows: [Row::EMPTY; MAX_ROWS],
             max_end: [0; MAX_ROWS],
             len: 0,
-            bucket_first: [0; BUCKETS + 1],
+            bucket: [0; BUCKETS],
+            interval_rows: [0; MAX_INTERVALS],
             sub_from: [0; MAX_SUBSTITUTIONS],
             sub_to: [0; MAX_SUBSTITUTIONS],
             sub_len: 0,
@@ -134,15 +152,41 @@ impl ModulusTable {
         result
     }
 
-    /// Fills `bucket_first` from the sorted `starts` (all zeros for an empty table).
+    /// Fills `bucket` and `interval_rows` from the loaded rows (one interval, no rows, for an
+    /// empty table). Each interval's answer is `rows_for_search` at the interval's first sort code.
     fn build_index(&mut self) {
-        let mut r = 0;
-        for (b, first) in self.bucket_first.iter_mut().enumerate() {
-            let limit = b as u32 * BUCKET;
-            while r < self.len && self.starts[r] < limit {
-                r += 1;
+        // Mark every boundary: bit 16 + k of bucket b for sort code 16·b + k.
+        for e in self.bucket.iter_mut() {
+            *e = 0;
+        }
+        let mut mark = |sort: u32| {
+            if let Some(e) = self.bucket.get_mut((sort >> BUCKET_BITS) as usize) {
+                *e |= 1 << (16 + (sort & 15));
             }
-            *first = r as u16;
+        };
+        mark(0);
+        for i in 0..self.len {
+            mark(self.starts[i]);
+            // An end of 999999 bounds nothing: every sort code past it is in no row anyway.
+            mark(self.rows[i].end.saturating_add(1));
+        }
+        // Number the intervals in order and record each one's rows.
+        let mut next = 0u32; // intervals begun before the current sort code
+        for b in 0..BUCKETS {
+            let marks = self.bucket[b] >> 16;
+            let mut rest = marks;
+            while rest != 0 {
+                let k = rest.trailing_zeros();
+                rest &= rest - 1;
+                let (found, n) = self.rows_for_search((b as u32) << BUCKET_BITS | k);
+                if let Some(slot) = self.interval_rows.get_mut(next as usize) {
+                    *slot = found[0] as u32 | (found[1] as u32) << 12 | (n as u32) << 24;
+                }
+                next += 1;
+            }
+            // The interval of the bucket's first sort code: the last one begun at or before it.
+            let base = next - (marks >> 1).count_ones() - 1;
+            self.bucket[b] = base | (marks & !1) << 16;
         }
     }
 
@@ -175,7 +219,8 @@ impl ModulusTable {
             if fields.next().is_some() || start > end || self.len == MAX_ROWS {
                 return Err(line_no);
             }
-            self.insert_row(start, Row { end, weights, method, exception });
+            let small_weights = small_weights(&weights);
+            self.insert_row(start, Row { end, weights, method, exception, small_weights });
         }
         // Prefix maximum of the range ends, for `rows_for`.
         let mut running = 0;
@@ -226,19 +271,40 @@ impl ModulusTable {
         Ok(self.sub_len)
     }
 
-    /// Indices of the (at most two) rows whose range holds `sort`, in check order, and how many.
+    /// Indices of the (at most two) rows whose range holds `sort`, in check order, and how many:
+    /// `rows_for_search` read from the index.
+    #[cfg(test)]
     fn rows_for(&self, sort: u32) -> ([usize; 2], usize) {
-        // The number of rows starting at or before `sort`: those before its bucket, then a scan
-        // over the rows that start in the bucket (every row after them starts above it). A sort
-        // code past the last bucket (not six digits) scans past every row.
-        let b = ((sort / BUCKET) as usize).min(BUCKETS);
-        let hi = match self.bucket_first.get(b + 1) {
-            Some(&h) => (h as usize).min(self.len),
-            None => self.len,
+        let r = self.lookup(sort);
+        ([(r & 0xFFF) as usize, (r >> 12 & 0xFFF) as usize], (r >> 24) as usize)
+    }
+
+    /// `rows_for`, packed as in `interval_rows`: first row | second row << 12 | count << 24.
+    #[inline]
+    fn lookup(&self, sort: u32) -> u32 {
+        let e = match self.bucket.get((sort >> BUCKET_BITS) as usize) {
+            Some(&e) => e,
+            None => return 0,
         };
-        let mut lo = (self.bucket_first[b] as usize).min(hi);
-        while lo < hi && self.starts[lo] <= sort {
-            lo += 1;
+        // Intervals begun within the bucket up to `sort` (bits 1..=offset of the marks).
+        let within = (e >> 16) & ((2 << (sort & 15)) - 1);
+        match self.interval_rows.get(((e & 0xFFFF) + within.count_ones()) as usize) {
+            Some(&r) => r,
+            None => 0,
+        }
+    }
+
+    /// `rows_for` the slow way, from the sorted rows: the reference the index is built from.
+    fn rows_for_search(&self, sort: u32) -> ([usize; 2], usize) {
+        // Binary search for the number of rows starting at or before `sort`.
+        let (mut lo, mut hi) = (0, self.len);
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            if self.starts[mid] <= sort {
+                lo = mid + 1;
+            } else {
+                hi = mid;
+            }
         }
         // Walk back over the candidates. In Vocalink's table the ranges do not overlap except for
         // identical pairs, so this visits one or two rows; `max_end` ends the walk as soon as no
@@ -336,22 +402,28 @@ fn parse_weight(f: &[u8]) -> Option<i16> {
 /// Sort code as the client sent it: `123456`, `12-34-56` or `12 34 56` (one separator after the
 /// second and the fourth digit, the same both times). Anything else, including surrounding spaces,
 /// is `None`.
+#[inline]
 pub fn parse_sort_code(raw: &[u8]) -> Option<u32> {
-    let digits: [u8; 6] = match raw.len() {
-        6 => [raw[0], raw[1], raw[2], raw[3], raw[4], raw[5]],
-        8 if raw[2] == raw[5] && (raw[2] == b'-' || raw[2] == b' ') => {
-            [raw[0], raw[1], raw[3], raw[4], raw[6], raw[7]]
-        }
+    // The six digit bytes as scalars (an array chosen by the match would go through memory in WASM).
+    let (a, b, c, d, e, f) = match *raw {
+        [a, b, c, d, e, f] => (a, b, c, d, e, f),
+        [a, b, s, c, d, t, e, f] if s == t && (s == b'-' || s == b' ') => (a, b, c, d, e, f),
         _ => return None,
     };
-    let mut v = 0u32;
-    for b in digits {
-        if !b.is_ascii_digit() {
-            return None;
-        }
-        v = v * 10 + u32::from(b - b'0');
+    let v = |x: u8| x.wrapping_sub(b'0');
+    let (a, b, c, d, e, f) = (v(a), v(b), v(c), v(d), v(e), v(f));
+    // A byte that is not a digit wraps to a value above 9.
+    if a > 9 || b > 9 || c > 9 || d > 9 || e > 9 || f > 9 {
+        return None;
     }
-    Some(v)
+    Some(
+        u32::from(a) * 100_000
+            + u32::from(b) * 10_000
+            + u32::from(c) * 1_000
+            + u32::from(d) * 100
+            + u32::from(e) * 10
+            + u32::from(f),
+    )
 }
 
 /// Co-operative Bank sort codes, for 10-digit account numbers. The specification names the bank
@@ -374,192 +446,337 @@ fn is_cooperative_bank(sort_code: u32) -> bool {
 ///
 /// `None` when the account is not 6–10 ASCII digits (no spaces or dashes).
 pub fn standardise(sort_code: u32, account: &[u8]) -> Option<(u32, [u8; 8])> {
+    standardise_packed(sort_code, account).map(|(sort, acct)| (sort, unpack(acct)))
+}
+
+/// `standardise`, with the 8 account digits packed into a u32, digit k (a = 0 … h = 7) in bits
+/// 4k..4k+4. The checks below work on packed digits: in WASM a small array lives in linear memory
+/// (every digit a store and a load), a u32 or u64 in a register.
+#[inline]
+fn standardise_packed(sort_code: u32, account: &[u8]) -> Option<(u32, u32)> {
     // A sort code has six digits; reducing anything larger keeps the arithmetic below in range.
-    let sort_code = sort_code % 1_000_000;
+    // (Tested first: in WASM even a remainder by a constant is a real divide.)
+    let sort_code = if sort_code < 1_000_000 { sort_code } else { sort_code % 1_000_000 };
     let n = account.len();
     if !(6..=10).contains(&n) {
         return None;
     }
-    for &b in account {
-        if !b.is_ascii_digit() {
+    // All the account's digits, digit j in nibble j (at most 10 nibbles).
+    let mut all = 0u64;
+    for (j, &b) in account.iter().enumerate() {
+        let d = b.wrapping_sub(b'0');
+        if d > 9 {
             return None;
         }
+        all |= u64::from(d) << (4 * j);
     }
     // The 8 digits are the account's digits from `first`, right-aligned behind `pad` zeros.
     let (sort, first, pad) = match n {
         6 => (sort_code, 0, 2),
         7 => (sort_code, 0, 1),
         8 => (sort_code, 0, 0),
-        9 => (sort_code - sort_code % 10 + u32::from(account[0] - b'0'), 1, 0),
+        9 => (div10(sort_code) * 10 + (all & 15) as u32, 1, 0),
         _ if is_cooperative_bank(sort_code) => (sort_code, 0, 0),
         _ => (sort_code, 2, 0),
     };
-    let mut out = [0u8; 8];
-    // `zip` stops at 8 digits, which is what drops the last two for the Co-operative Bank.
-    for (o, &d) in out[pad..].iter_mut().zip(&account[first..]) {
-        *o = d - b'0';
+    // Truncating to u32 keeps 8 digits, which is what drops the last two for the Co-operative Bank.
+    Some((sort, ((all >> (4 * first)) << (4 * pad)) as u32))
+}
+
+/// Packs 8 account digits as `standardise_packed` does (values above 15 are outside the contract
+/// of `check_standard` and keep only their low four bits).
+fn pack(account: &[u8; 8]) -> u32 {
+    let mut p = 0u32;
+    for (k, &d) in account.iter().enumerate() {
+        p |= u32::from(d & 15) << (4 * k);
     }
-    Some((sort, out))
+    p
+}
+
+fn unpack(acct: u32) -> [u8; 8] {
+    let mut out = [0u8; 8];
+    for (k, o) in out.iter_mut().enumerate() {
+        *o = (acct >> (4 * k) & 15) as u8;
+    }
+    out
 }
 
 /// Full check of one pair from raw bytes: the sort code's format first, then the account number's,
 /// then the modulus rules. With an empty table every well-formed pair is `OK`.
+#[inline]
 pub fn check_account(table: &ModulusTable, sort_code: &[u8], account: &[u8]) -> u8 {
     let sort = match parse_sort_code(sort_code) {
         Some(s) => s,
         None => return codes::SORT_CODE_FORMAT,
     };
-    let (sort, digits) = match standardise(sort, account) {
+    let (sort, acct) = match standardise_packed(sort, account) {
         Some(x) => x,
         None => return codes::ACCOUNT_NUMBER_FORMAT,
     };
-    if check_standard(table, sort, &digits) {
+    if check_packed(table, sort, acct) {
         codes::OK
     } else {
         codes::ACCOUNT_MODULUS
     }
 }
 
+/// Verdicts of recent checks, for one batch: a direct-mapped cache keyed by the standardised
+/// pair. Within a batch the same accounts recur (a customer's payments, a payee many customers
+/// pay, and an IBAN that carries the row's own sort code and account), and a repeat then costs
+/// a multiply and a load instead of the lookup and one or two weighted sums. The check is a pure
+/// function of the pair (the table does not change during a batch), so the verdict is the same
+/// either way. Lives on the caller's stack (32 KB); all zero is empty.
+pub struct Memo {
+    /// `pair << 2 | 2 | verdict`, where `pair = sort << 32 | packed account` (52 bits), or 0.
+    slots: [u64; MEMO_SLOTS],
+}
+
+const MEMO_BITS: u32 = 12;
+const MEMO_SLOTS: usize = 1 << MEMO_BITS;
+
+impl Default for Memo {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Memo {
+    pub const fn new() -> Self {
+        Memo { slots: [0; MEMO_SLOTS] }
+    }
+
+    /// `check_packed`, answered from the memo when the pair was checked before.
+    #[inline]
+    fn check(&mut self, table: &ModulusTable, sort_code: u32, acct: u32) -> bool {
+        // Sort codes past six digits (only from `check_standard`'s callers) are not memoised,
+        // so that the key stays exact.
+        if sort_code >= 1 << 20 {
+            return check_packed(table, sort_code, acct);
+        }
+        let pair = u64::from(sort_code) << 32 | u64::from(acct);
+        // Fibonacci hashing: the top bits of the product mix every bit of the pair.
+        let slot = (pair.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - MEMO_BITS)) as usize;
+        let entry = self.slots[slot];
+        if entry >> 2 == pair && entry & 2 != 0 {
+            return entry & 1 != 0;
+        }
+        let ok = check_packed(table, sort_code, acct);
+        self.slots[slot] = pair << 2 | 2 | u64::from(ok);
+        ok
+    }
+}
+
+/// `check_account` through a memo.
+#[inline]
+pub fn check_account_memo(table: &ModulusTable, memo: &mut Memo, sort_code: &[u8], account: &[u8]) -> u8 {
+    let sort = match parse_sort_code(sort_code) {
+        Some(s) => s,
+        None => return codes::SORT_CODE_FORMAT,
+    };
+    let (sort, acct) = match standardise_packed(sort, account) {
+        Some(x) => x,
+        None => return codes::ACCOUNT_NUMBER_FORMAT,
+    };
+    if memo.check(table, sort, acct) {
+        codes::OK
+    } else {
+        codes::ACCOUNT_MODULUS
+    }
+}
+
+/// `check_standard` through a memo.
+#[inline]
+pub fn check_standard_memo(table: &ModulusTable, memo: &mut Memo, sort_code: u32, account: &[u8; 8]) -> bool {
+    memo.check(table, sort_code, pack(account))
+}
+
 /// The modulus check of a standardised pair (6-digit sort code as a number, 8 account digits 0–9).
 pub fn check_standard(table: &ModulusTable, sort_code: u32, account: &[u8; 8]) -> bool {
-    let (found, n) = table.rows_for(sort_code);
+    check_packed(table, sort_code, pack(account))
+}
+
+/// Digit `k` (a = 0 … h = 7) of a packed account.
+#[inline(always)]
+fn digit(acct: u32, k: u32) -> u32 {
+    acct >> (4 * k) & 15
+}
+
+/// `check_standard` on a packed account.
+#[inline]
+fn check_packed(table: &ModulusTable, sort_code: u32, acct: u32) -> bool {
+    let found = table.lookup(sort_code);
+    let n = found >> 24;
     if n == 0 {
         // A sort code in no row cannot be checked, and the specification counts it as valid.
         return true;
     }
-    let first = &table.rows[found[0]];
-    let second = if n == 2 { Some(&table.rows[found[1]]) } else { None };
+    // Indices below 4096 = MAX_ROWS by the mask, so these never fail.
+    let first = &table.rows[(found & 0xFFF) as usize];
+    let second = &table.rows[(found >> 12 & 0xFFF) as usize];
 
     // Exception 6: where a = 4–8 and g = h the account is in a foreign currency and cannot be checked.
-    let foreign = (4..=8).contains(&account[0]) && account[6] == account[7];
-    if foreign && (first.exception == 6 || second.map_or(false, |r| r.exception == 6)) {
+    let foreign = (4..=8).contains(&digit(acct, 0)) && digit(acct, 6) == digit(acct, 7);
+    if foreign && (first.exception == 6 || (n == 2 && second.exception == 6)) {
         return true;
     }
 
-    let second = match second {
-        None => return run_check(table, first, sort_code, account),
-        Some(r) => r,
-    };
+    // The 14 digits, joined once for both checks (an exception that swaps the sort code re-joins).
+    let digits = join(sort_code, acct);
+    if n == 1 {
+        return run_check(table, first, sort_code, acct, digits);
+    }
     // Exceptions 2 & 9, 10 & 11 and 12 & 13 pass when either check passes; the second check is only
     // needed when the first fails. Every other pair of rows (including exception 5) needs both.
     let either = matches!(first.exception, 2 | 10 | 12) || matches!(second.exception, 9 | 11 | 13);
-    let first_ok = run_check(table, first, sort_code, account);
+    let first_ok = run_check(table, first, sort_code, acct, digits);
     if either {
-        first_ok || run_check(table, second, sort_code, account)
+        first_ok || run_check(table, second, sort_code, acct, digits)
     } else {
-        first_ok && run_check(table, second, sort_code, account)
+        first_ok && run_check(table, second, sort_code, acct, digits)
     }
 }
 
-/// One row's check, with that row's exception applied.
-fn run_check(table: &ModulusTable, row: &Row, sort_code: u32, account: &[u8; 8]) -> bool {
+/// One row's check, with that row's exception applied. `digits` is `join(sort_code, acct)`.
+#[inline]
+fn run_check(table: &ModulusTable, row: &Row, sort_code: u32, acct: u32, digits: u64) -> bool {
     let mut sort = sort_code;
-    let mut weights = row.weights;
-    let (a, b, c, g) = (account[0], account[1], account[2], account[6]);
+    let mut weights = &row.weights;
+    let mut small = row.small_weights;
+    // Zeroising the weights of u to b weighs the same as zeroising those digits, which needs no
+    // copy of the weights: this mask clears them.
+    let mut keep = u64::MAX;
+    let (a, b, c, g) = (digit(acct, 0), digit(acct, 1), digit(acct, 2), digit(acct, 6));
     match row.exception {
         // Exception 3: when c is 6 or 9 the (double alternate) check is not carried out.
         3 if c == 6 || c == 9 => return true,
         // Exception 2 (Lloyds): when a ≠ 0 the table's weights are replaced.
-        2 if a != 0 => weights = if g == 9 { EX2_WEIGHTS_G9 } else { EX2_WEIGHTS },
+        2 if a != 0 => {
+            weights = if g == 9 { &EX2_WEIGHTS_G9 } else { &EX2_WEIGHTS };
+            small = true; // both are 0–10 (a test checks)
+        }
         // Exception 5: the sort code is replaced by its substitute, if it has one.
         5 => sort = table.substitute(sort_code),
         // Exception 7: when g = 9, weights u to b are zeroised.
-        7 if g == 9 => zero_u_to_b(&mut weights),
+        7 if g == 9 => keep = U_TO_B_CLEARED,
         // Exception 8: the check uses sort code 090126.
         8 => sort = EX8_SORT_CODE,
         // Exception 9: the second (euro account) check uses sort code 309634.
         9 => sort = EX9_SORT_CODE,
         // Exception 10: when ab is 09 or 99 and g = 9, weights u to b are zeroised.
-        10 if (a == 0 || a == 9) && b == 9 && g == 9 => zero_u_to_b(&mut weights),
+        10 if (a == 0 || a == 9) && b == 9 && g == 9 => keep = U_TO_B_CLEARED,
         _ => {}
     }
-    let digits = join(sort, account);
-    let mut total = weighted_total(row.method, &digits, &weights);
+    let digits = if sort == sort_code { digits } else { join(sort, acct) } & keep;
+    let mut total = weighted_total(row.method, small, digits, weights);
     if row.exception == 1 {
         total += EX1_ADD;
     }
-    let (g, h) = (i32::from(account[6]), i32::from(account[7]));
+    let (g, h) = (digit(acct, 6) as i32, digit(acct, 7) as i32);
     match (row.method, row.exception) {
         // Exception 4: the remainder must equal the two-digit check digit gh.
-        (Method::Mod11, 4) => total.rem_euclid(11) == g * 10 + h,
+        (Method::Mod11, 4) => mod11(total) == g * 10 + h,
         // Exception 5, first check: the check digit is g; remainder 0 needs g = 0, remainder 1 fails,
         // any other must satisfy 11 - remainder = g.
-        (Method::Mod11, 5) => match total.rem_euclid(11) {
+        (Method::Mod11, 5) => match mod11(total) {
             0 => g == 0,
             1 => false,
             r => 11 - r == g,
         },
         // Exception 5, second check: the check digit is h; remainder 0 needs h = 0, any other must
         // satisfy 10 - remainder = h.
-        (Method::DblAl, 5) => match total.rem_euclid(10) {
+        (Method::DblAl, 5) => match mod10(total) {
             0 => h == 0,
             r => 10 - r == h,
         },
         // Exception 14 (Coutts): if the standard check fails and h is 0, 1 or 9, drop h, shift the
         // account right with a leading 0 and check again with the same weights.
         (Method::Mod11, 14) => {
-            if total.rem_euclid(11) == 0 {
+            if mod11(total) == 0 {
                 return true;
             }
             if h != 0 && h != 1 && h != 9 {
                 return false;
             }
-            let mut shifted = [0u8; 8];
-            shifted[1..].copy_from_slice(&account[..7]);
-            weighted_total(Method::Mod11, &join(sort, &shifted), &weights).rem_euclid(11) == 0
+            // Digit k moves to k + 1 and h falls off the top of the u32.
+            mod11(weighted_total(Method::Mod11, small, join(sort, acct << 4), weights)) == 0
         }
-        (Method::Mod11, _) => total.rem_euclid(11) == 0,
-        (Method::Mod10, _) | (Method::DblAl, _) => total.rem_euclid(10) == 0,
+        (Method::Mod11, _) => mod11(total) == 0,
+        (Method::Mod10, _) | (Method::DblAl, _) => mod10(total) == 0,
     }
 }
 
-fn zero_u_to_b(weights: &mut [i16; 14]) {
-    for w in weights[..=B].iter_mut() {
-        *w = 0;
-    }
+// LLVM's WASM backend leaves a division by a constant as a real divide instruction (WASM has no
+// multiply-high to build the usual reciprocal from), and a divide costs tens of cycles where a
+// multiply costs a few. The hot paths here use these instead: the usual reciprocal multiplies,
+// in u64 so the high half is a shift. Exact for every u32 (a test checks).
+
+/// `x / 10`.
+#[inline(always)]
+fn div10(x: u32) -> u32 {
+    ((u64::from(x) * 0xCCCC_CCCD) >> 35) as u32
 }
 
-/// The 14 digits u..z a..h: the sort code's six (from its low six decimal digits) then the account's.
-fn join(sort: u32, account: &[u8; 8]) -> [u8; 14] {
-    let mut d = [0u8; 14];
+/// `x.rem_euclid(10)`.
+#[inline(always)]
+fn mod10(x: i32) -> i32 {
+    if x < 0 {
+        return x.rem_euclid(10);
+    }
+    x - div10(x as u32) as i32 * 10
+}
+
+/// `x.rem_euclid(11)`.
+#[inline(always)]
+fn mod11(x: i32) -> i32 {
+    if x < 0 {
+        return x.rem_euclid(11);
+    }
+    x - ((u64::from(x as u32) * 0xBA2E_8BA3) >> 35) as i32 * 11
+}
+
+/// `join` digits with u to b (positions 0 to 7, so nibbles 0 to 7) cleared.
+const U_TO_B_CLEARED: u64 = !0 << (4 * (B as u32 + 1));
+
+/// The 14 digits u..z a..h, packed one per nibble (position k in bits 4k..4k+4): the sort code's
+/// six (from its low six decimal digits) then the account's eight.
+#[inline]
+fn join(sort: u32, acct: u32) -> u64 {
+    let mut d = 0u64;
     let mut s = sort;
     for i in (0..6).rev() {
-        d[i] = (s % 10) as u8;
-        s /= 10;
+        let q = div10(s);
+        d |= u64::from(s - q * 10) << (4 * i);
+        s = q;
     }
-    d[A..].copy_from_slice(account);
-    d
+    d | u64::from(acct) << (4 * A)
 }
 
 /// Sum of digit × weight. For the double alternate method the digits of each product are added
-/// instead of the product (e.g. 2 × 9 = 18 counts 1 + 8). One loop per method, so the loops have
-/// no branch inside.
-fn weighted_total(method: Method, digits: &[u8; 14], weights: &[i16; 14]) -> i32 {
+/// instead of the product (e.g. 2 × 9 = 18 counts 1 + 8). `small`: every weight is 0–11.
+///
+/// For a product p of 0–99 the digit sum is p − 9·⌊p/10⌋, and ⌊p/10⌋ = (205·p) >> 11 on that
+/// range (no divide, see `div10`), so with small weights (every real DBLAL row: its weights are
+/// 0–2) a DBLAL product takes a multiply and a shift instead of `digit_sum`'s loop of divisions.
+/// One loop per method, so neither has a branch on the method inside.
+#[inline]
+fn weighted_total(method: Method, small: bool, digits: u64, weights: &[i16; 14]) -> i32 {
     let mut total = 0i32;
     if method == Method::DblAl {
-        for (&d, &w) in digits.iter().zip(weights.iter()) {
-            total += digit_sum(i32::from(d) * i32::from(w));
+        for (k, &w) in weights.iter().enumerate() {
+            let p = (digits >> (4 * k) & 15) as i32 * i32::from(w);
+            total += if small { p - 9 * ((p * 205) >> 11) } else { digit_sum(p) };
         }
     } else {
-        for (&d, &w) in digits.iter().zip(weights.iter()) {
-            total += i32::from(d) * i32::from(w);
+        for (k, &w) in weights.iter().enumerate() {
+            total += (digits >> (4 * k) & 15) as i32 * i32::from(w);
         }
     }
     total
 }
 
 /// Sum of the decimal digits of `p`, negative for a negative product (no DBLAL row has a negative
-/// weight, but a table could). Real DBLAL weights are 0-2, so products are two digits at most:
-/// those take one step instead of the general loop.
-#[inline]
+/// weight, but a table could).
 fn digit_sum(p: i32) -> i32 {
-    if (0..100).contains(&p) {
-        return p / 10 + p % 10;
-    }
-    digit_sum_slow(p)
-}
-
-fn digit_sum_slow(p: i32) -> i32 {
     let mut v = p.abs();
     let mut s = 0;
     while v > 0 {
@@ -776,6 +993,263 @@ mod tests {
         assert_eq!(t.rows_for(300000).1, 1);
         assert_eq!(t.rows_for(99999).1, 0);
         assert_eq!(t.rows_for(900001).1, 0);
+    }
+
+    /// The check as first written: digit arrays, the binary search, digit sums one product at a
+    /// time. The packed, indexed kernel must agree with it on every input.
+    fn reference_check(t: &ModulusTable, sort_code: u32, account: &[u8; 8]) -> bool {
+        fn join(sort: u32, account: &[u8; 8]) -> [u8; 14] {
+            let mut d = [0u8; 14];
+            let mut s = sort;
+            for i in (0..6).rev() {
+                d[i] = (s % 10) as u8;
+                s /= 10;
+            }
+            d[A..].copy_from_slice(account);
+            d
+        }
+        fn total(method: Method, digits: &[u8; 14], weights: &[i16; 14]) -> i32 {
+            let mut total = 0;
+            for (&d, &w) in digits.iter().zip(weights.iter()) {
+                let p = i32::from(d) * i32::from(w);
+                total += if method == Method::DblAl { digit_sum(p) } else { p };
+            }
+            total
+        }
+        fn run(t: &ModulusTable, row: &Row, sort_code: u32, account: &[u8; 8]) -> bool {
+            let mut sort = sort_code;
+            let mut weights = row.weights;
+            let (a, b, c, g) = (account[0], account[1], account[2], account[6]);
+            match row.exception {
+                3 if c == 6 || c == 9 => return true,
+                2 if a != 0 => weights = if g == 9 { EX2_WEIGHTS_G9 } else { EX2_WEIGHTS },
+                5 => sort = t.substitute(sort_code),
+                7 if g == 9 => weights[..=B].fill(0),
+                8 => sort = EX8_SORT_CODE,
+                9 => sort = EX9_SORT_CODE,
+                10 if (a == 0 || a == 9) && b == 9 && g == 9 => weights[..=B].fill(0),
+                _ => {}
+            }
+            let mut sum = total(row.method, &join(sort, account), &weights);
+            if row.exception == 1 {
+                sum += EX1_ADD;
+            }
+            let (g, h) = (i32::from(account[6]), i32::from(account[7]));
+            match (row.method, row.exception) {
+                (Method::Mod11, 4) => sum.rem_euclid(11) == g * 10 + h,
+                (Method::Mod11, 5) => match sum.rem_euclid(11) {
+                    0 => g == 0,
+                    1 => false,
+                    r => 11 - r == g,
+                },
+                (Method::DblAl, 5) => match sum.rem_euclid(10) {
+                    0 => h == 0,
+                    r => 10 - r == h,
+                },
+                (Method::Mod11, 14) => {
+                    if sum.rem_euclid(11) == 0 {
+                        return true;
+                    }
+                    if h != 0 && h != 1 && h != 9 {
+                        return false;
+                    }
+                    let mut shifted = [0u8; 8];
+                    shifted[1..].copy_from_slice(&account[..7]);
+                    total(Method::Mod11, &join(sort, &shifted), &weights).rem_euclid(11) == 0
+                }
+                (Method::Mod11, _) => sum.rem_euclid(11) == 0,
+                _ => sum.rem_euclid(10) == 0,
+            }
+        }
+        let (found, n) = t.rows_for_search(sort_code);
+        if n == 0 {
+            return true;
+        }
+        let first = &t.rows[found[0]];
+        let second = if n == 2 { Some(&t.rows[found[1]]) } else { None };
+        let foreign = (4..=8).contains(&account[0]) && account[6] == account[7];
+        if foreign && (first.exception == 6 || second.map_or(false, |r| r.exception == 6)) {
+            return true;
+        }
+        match second {
+            None => run(t, first, sort_code, account),
+            Some(second) => {
+                let either =
+                    matches!(first.exception, 2 | 10 | 12) || matches!(second.exception, 9 | 11 | 13);
+                let first_ok = run(t, first, sort_code, account);
+                if either {
+                    first_ok || run(t, second, sort_code, account)
+                } else {
+                    first_ok && run(t, second, sort_code, account)
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn kernel_matches_the_reference_check() {
+        let t = real_table();
+        assert!(EX2_WEIGHTS.iter().chain(&EX2_WEIGHTS_G9).all(|w| (0..=10).contains(w)));
+        let mut seed = 0x1234_5678_9ABC_DEF1u64;
+        let mut accounts = Vec::new();
+        for _ in 0..64 {
+            let mut a = [0u8; 8];
+            for d in a.iter_mut() {
+                *d = (xorshift(&mut seed) % 10) as u8;
+            }
+            accounts.push(a);
+        }
+        // Digit patterns the exceptions look at: a, b, c, g, h at their special values.
+        for a in [0u8, 4, 9] {
+            for bc in [0u8, 6, 9] {
+                for gh in [0u8, 1, 9] {
+                    accounts.push([a, bc, bc, 3, 1, 7, gh, gh]);
+                    accounts.push([a, 9, bc, 5, 2, 8, 9, gh]);
+                }
+            }
+        }
+        // Every sort code at the edges of every row, and a spread of others, with every account.
+        let mut sorts: Vec<u32> = (0..1_000_000).step_by(997).collect();
+        for i in 0..t.len {
+            for s in [t.starts[i], t.rows[i].end] {
+                sorts.extend_from_slice(&[s.saturating_sub(1), s, s + 1]);
+            }
+        }
+        sorts.extend_from_slice(&[EX8_SORT_CODE, EX9_SORT_CODE, 938600, 938611, 1_000_000, u32::MAX]);
+        let mut checked = 0;
+        for &sort in &sorts {
+            for a in &accounts {
+                assert_eq!(check_standard(&t, sort, a), reference_check(&t, sort, a), "{sort} {a:?}");
+                checked += 1;
+            }
+        }
+        assert!(checked > 100_000);
+        // Random pairs as raw text, through standardisation too.
+        for _ in 0..200_000 {
+            let r = xorshift(&mut seed);
+            let sort = (r % 1_000_000) as u32;
+            let len = 6 + (r >> 20) as usize % 5;
+            let mut acct = [0u8; 10];
+            for b in acct[..len].iter_mut() {
+                *b = b'0' + (xorshift(&mut seed) % 10) as u8;
+            }
+            let raw = std::format!("{sort:06}");
+            let got = check_account(&t, raw.as_bytes(), &acct[..len]);
+            let (s, d) = standardise(sort, &acct[..len]).unwrap();
+            let want = if reference_check(&t, s, &d) { codes::OK } else { codes::ACCOUNT_MODULUS };
+            assert_eq!(got, want, "{raw} {:?}", &acct[..len]);
+        }
+    }
+
+    #[test]
+    fn division_by_multiplication_is_exact() {
+        let mut x = 0u32;
+        let mut step = 1u32;
+        loop {
+            assert_eq!(div10(x), x / 10, "{x}");
+            for i in [x as i32, (x as i32).wrapping_neg()] {
+                assert_eq!(mod10(i), i.rem_euclid(10), "{i}");
+                assert_eq!(mod11(i), i.rem_euclid(11), "{i}");
+            }
+            if x > 3_000_000 {
+                step = step.saturating_add(step / 64 + 1);
+            }
+            match x.checked_add(step) {
+                Some(next) => x = next,
+                None => break,
+            }
+        }
+        for x in [u32::MAX, u32::MAX - 1, u32::MAX - 5, i32::MAX as u32, i32::MAX as u32 + 1, 4_294_967_290] {
+            assert_eq!(div10(x), x / 10, "{x}");
+        }
+        for i in [i32::MIN, i32::MIN + 1, i32::MAX, i32::MAX - 1, -1, -10, -11] {
+            assert_eq!(mod10(i), i.rem_euclid(10), "{i}");
+            assert_eq!(mod11(i), i.rem_euclid(11), "{i}");
+        }
+        for p in 0..100 {
+            assert_eq!((p * 205) >> 11, p / 10);
+        }
+    }
+
+    #[test]
+    fn weighted_totals_agree_with_digit_sums() {
+        let mut seed = 0xDEAD_BEEF_CAFE_F00Du64;
+        for _ in 0..100_000 {
+            let mut digits = [0u8; 14];
+            let mut weights = [0i16; 14];
+            let wide = xorshift(&mut seed) % 2 == 0;
+            for (d, w) in digits.iter_mut().zip(weights.iter_mut()) {
+                *d = (xorshift(&mut seed) % 10) as u8;
+                let x = xorshift(&mut seed);
+                *w = if wide { (x % 300) as i16 - 50 } else { (x % 12) as i16 };
+            }
+            let mut packed = 0u64;
+            for (k, &d) in digits.iter().enumerate() {
+                packed |= u64::from(d) << (4 * k);
+            }
+            let small = small_weights(&weights);
+            for method in [Method::Mod10, Method::Mod11, Method::DblAl] {
+                let mut want = 0;
+                for (&d, &w) in digits.iter().zip(weights.iter()) {
+                    let p = i32::from(d) * i32::from(w);
+                    want += if method == Method::DblAl { digit_sum(p) } else { p };
+                }
+                assert_eq!(weighted_total(method, small, packed, &weights), want);
+            }
+        }
+    }
+
+    /// The index answers exactly what the search does, for every sort code and past them.
+    fn assert_index_matches_search(t: &ModulusTable) {
+        for sort in (0..1_000_000u32).chain([1_000_000, 1_000_015, 1_000_016, 9_999_999, u32::MAX]) {
+            assert_eq!(t.rows_for(sort), t.rows_for_search(sort), "{sort}");
+        }
+    }
+
+    #[test]
+    fn index_matches_search() {
+        let mut t = real_table();
+        assert_index_matches_search(&t);
+        // Unsorted and nested ranges, ranges at both ends of the sort codes, one-code ranges at
+        // every offset of a bucket, and identical ranges.
+        let mut text = std::string::String::from(
+            "500000 500009 MOD10 0 0 0 0 0 0 0 0 0 0 0 0 0 1\n\
+             100000 900000 MOD11 0 0 0 0 0 0 0 0 0 0 0 0 0 1\n\
+             200000 200000 DBLAL 0 0 0 0 0 0 0 0 0 0 0 0 0 1\n\
+             000000 000000 MOD10 0 0 0 0 0 0 0 0 0 0 0 0 0 1\n\
+             999999 999999 MOD10 0 0 0 0 0 0 0 0 0 0 0 0 0 1\n\
+             999990 999999 MOD11 0 0 0 0 0 0 0 0 0 0 0 0 0 1\n\
+             999990 999999 MOD10 0 0 0 0 0 0 0 0 0 0 0 0 0 1\n",
+        );
+        for k in 0..40 {
+            text.push_str(&std::format!(
+                "{:06} {:06} MOD10 0 0 0 0 0 0 0 0 0 0 0 0 0 1\n",
+                300000 + k,
+                300000 + k
+            ));
+            text.push_str(&std::format!(
+                "{:06} {:06} MOD11 0 0 0 0 0 0 0 0 0 0 0 0 0 1\n",
+                400016 + 2 * k,
+                400017 + 3 * k
+            ));
+        }
+        assert_eq!(t.load(text.as_bytes(), b""), Ok(87));
+        assert_index_matches_search(&t);
+        // A table full to capacity with one-code ranges: the most intervals there can be.
+        let mut full = std::string::String::new();
+        for i in 0..MAX_ROWS {
+            full.push_str(&std::format!(
+                "{:06} {:06} MOD10 0 0 0 0 0 0 0 0 0 0 0 0 0 1\n",
+                3 * i + 1,
+                3 * i + 1
+            ));
+        }
+        assert_eq!(t.load(full.as_bytes(), b""), Ok(MAX_ROWS));
+        assert_index_matches_search(&t);
+        // A failed load leaves an empty index behind.
+        assert_eq!(t.load(b"junk\n", b""), Err(1));
+        assert_index_matches_search(&t);
+        assert_eq!(t.rows_for(300000), ([0, 0], 0));
     }
 
     #[test]
