@@ -4,6 +4,7 @@
  */
 import { resolve } from 'node:path';
 import { resolveConfig, type ServiceConfig } from '../engine/config.ts';
+import { foldAccountPartials, foldAll } from '../engine/gold.ts';
 import { Pipeline } from '../engine/pipeline.ts';
 import { SilverRoller } from '../engine/silver/roller.ts';
 import { Store } from '../engine/store.ts';
@@ -42,6 +43,18 @@ export async function startService(opts: StartOptions = {}): Promise<RunningServ
     { bodyLimit: config.bodyLimitBytes, logLevel: config.logLevel },
   );
   roller.start();
+  await foldAll(store);
+  // Account aggregates are folded off the acknowledgement path (engine/gold.ts).
+  let folding = Promise.resolve(0);
+  const foldTimer = setInterval(() => {
+    folding = folding
+      .then(() => foldAccountPartials(store))
+      .catch((e: Error) => {
+        app.log.error({ err: e }, 'gold fold failed; partials stay and are folded later');
+        return 0;
+      });
+  }, 2000);
+  foldTimer.unref();
   await app.listen({ host: config.host, port: config.port });
   const addr = app.server.address();
   const port = typeof addr === 'object' && addr ? addr.port : config.port;
@@ -55,6 +68,9 @@ export async function startService(opts: StartOptions = {}): Promise<RunningServ
       closing ??= (async () => {
         // Stop taking connections, let in-flight requests finish and commit, then flush silver.
         await Promise.all([app.close(), pipeline.drain(config.shutdownDeadlineMs)]);
+        clearInterval(foldTimer);
+        await folding;
+        await foldAll(store);
         await roller.stop();
         await store.close();
       })();

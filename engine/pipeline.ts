@@ -9,6 +9,7 @@ import { Piscina } from 'piscina';
 import { REASON } from './codes.ts';
 import { SluiceError } from './errors.ts';
 import type { Format } from './formats/index.ts';
+import { type AccountPartials, encodePartials, partialKey } from './gold.ts';
 import { ROW_BITS, type StagedSilver, type Store } from './store.ts';
 import {
   createWork,
@@ -195,9 +196,9 @@ export class Pipeline {
         continue;
       }
       if (!res.claims[i]) continue;
-      const id = res.txIds[i] as string;
-      if (s.txids.get(id) !== undefined) dup[i] = 1;
-      else s.txids.put(id, seq * ROW_BITS + i);
+      // One B-tree descent: the put fails, synchronously, when the id is already there.
+      const claimed = s.txids.putSync(res.txIds[i] as string, seq * ROW_BITS + i, { noOverwrite: true });
+      if (!(claimed as unknown as boolean)) dup[i] = 1;
     }
     let accepted = 0;
     let duplicates = 0;
@@ -269,14 +270,23 @@ export class Pipeline {
         : { count: agg.count, sum: agg.sum.toString(), min: agg.min.toString(), max: agg.max.toString() };
       s.gold.put(key, next);
     }
-    for (const [a, acc] of goldAccounts) {
-      const key = `a|${res.accounts[a]}`;
-      const prev = s.gold.get(key) as { count: number; debit: string; credit: string } | undefined;
-      s.gold.put(key, {
-        count: (prev?.count ?? 0) + acc.count,
-        debit: (BigInt(prev?.debit ?? '0') + acc.debit).toString(),
-        credit: (BigInt(prev?.credit ?? '0') + acc.credit).toString(),
-      });
+    if (goldAccounts.size > 0) {
+      const m = goldAccounts.size;
+      const partials: AccountPartials = {
+        keys: new Array(m),
+        count: new Int32Array(m),
+        debit: new BigInt64Array(m),
+        credit: new BigInt64Array(m),
+      };
+      let k = 0;
+      for (const [a, acc] of goldAccounts) {
+        partials.keys[k] = res.accounts[a] as string;
+        partials.count[k] = acc.count;
+        partials.debit[k] = acc.debit;
+        partials.credit[k] = acc.credit;
+        k++;
+      }
+      s.gold.put(partialKey(seq), encodePartials(partials));
     }
     const quality: Quality = {
       completeness: ratio(n * REQUIRED_FIELDS - res.missingRequired, n * REQUIRED_FIELDS),

@@ -11,6 +11,7 @@ import { type GeneratedRow, type Label, TransactionGenerator } from '../../engin
 import { type BodyFormat, encodeRows } from '../../engine/generator-formats.ts';
 import { Kernels } from '../../engine/kernels.ts';
 import { loadReferenceData } from '../../engine/reference-data.ts';
+import { Store } from '../../engine/store.ts';
 import { get, post, service, tempDir } from '../support/service.ts';
 
 const reference = loadReferenceData();
@@ -201,6 +202,13 @@ describe('silver', () => {
       `SELECT count(*)::BIGINT AS n, sum(amount_minor)::BIGINT AS s, count(DISTINCT tx_id)::BIGINT AS d FROM read_parquet('${dir.path}/silver/**/*.parquet', hive_partitioning = true)`,
     );
     const [n, , d] = reader.getRows()[0] as [bigint, bigint, bigint];
+    // Per-account per-day gold is folded from batch partials by shutdown at the latest.
+    const store = new Store({ dataDir: dir.path });
+    let accountRows = 0;
+    for (const { value } of store.gold.getRange({ start: 'a|', end: 'a|~' }))
+      accountRows += (value as { count: number }).count;
+    expect([...store.gold.getKeys({ start: 'p|', end: 'p|~' })]).toEqual([]);
+    await store.close();
     const kpis = (
       await (async () => {
         svc = await service(dir.path);
@@ -210,6 +218,7 @@ describe('silver', () => {
     const goldCount = kpis.reduce((a, r) => a + r.count, 0);
     const goldSum = kpis.reduce((a, r) => a + BigInt(r.sum_minor), 0n);
     expect(Number(n)).toBe(goldCount);
+    expect(accountRows).toBe(goldCount);
     expect(Number(d)).toBe(goldCount);
     expect((reader.getRows()[0] as bigint[])[1]).toBe(goldSum);
   });

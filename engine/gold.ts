@@ -1,0 +1,103 @@
+/**
+ * Per-account, per-day gold aggregates, log-structured: the commit of a batch writes ONE record of
+ * its account partials (`p|<seq>`), and `foldAccountPartials` later merges a run of them into the
+ * `a|day|account` aggregates and deletes them, in one transaction. Each partial is applied exactly
+ * once (applied and deleted atomically), and the acknowledgement path pays one put per batch
+ * instead of a read and a write per account.
+ */
+import type { Store } from './store.ts';
+
+export interface AccountPartials {
+  /** "day|account" keys. */
+  keys: string[];
+  count: Int32Array;
+  debit: BigInt64Array;
+  credit: BigInt64Array;
+}
+
+/** As stored: the typed arrays as raw little-endian bytes (msgpack keeps bytes exactly). */
+interface StoredPartials {
+  keys: string[];
+  count: Uint8Array;
+  debit: Uint8Array;
+  credit: Uint8Array;
+}
+
+const bytes = (a: Int32Array | BigInt64Array) => new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
+
+/** A copy into a fresh, aligned buffer: stored bytes may sit at any offset. */
+function aligned<T>(b: Uint8Array, make: (buf: ArrayBuffer) => T): T {
+  const copy = new Uint8Array(b.length);
+  copy.set(b);
+  return make(copy.buffer);
+}
+
+export function encodePartials(p: AccountPartials): StoredPartials {
+  return { keys: p.keys, count: bytes(p.count), debit: bytes(p.debit), credit: bytes(p.credit) };
+}
+
+export function decodePartials(s: StoredPartials): AccountPartials {
+  return {
+    keys: s.keys,
+    count: aligned(s.count, (b) => new Int32Array(b)),
+    debit: aligned(s.debit, (b) => new BigInt64Array(b)),
+    credit: aligned(s.credit, (b) => new BigInt64Array(b)),
+  };
+}
+
+export interface AccountAggregate {
+  count: number;
+  debit: string; // minor units, decimal (sums can outgrow 2^53 over years)
+  credit: string;
+}
+
+export const PARTIAL_PREFIX = 'p|';
+
+export function partialKey(seq: number): string {
+  // Zero-padded so partials sort in commit order.
+  return `${PARTIAL_PREFIX}${String(seq).padStart(12, '0')}`;
+}
+
+/** Folds up to `maxPartials` partial records into the aggregates; returns how many it folded. */
+export async function foldAccountPartials(store: Store, maxPartials = 256): Promise<number> {
+  let folded = 0;
+  await store.env.transaction(() => {
+    const merged = new Map<string, { count: number; debit: bigint; credit: bigint }>();
+    const done: string[] = [];
+    for (const { key, value } of store.gold.getRange({
+      start: PARTIAL_PREFIX,
+      end: 'p|~',
+      limit: maxPartials,
+    })) {
+      const p = decodePartials(value as StoredPartials);
+      for (let i = 0; i < p.keys.length; i++) {
+        const k = p.keys[i] as string;
+        const m = merged.get(k) ?? { count: 0, debit: 0n, credit: 0n };
+        m.count += p.count[i] as number;
+        m.debit += p.debit[i] as bigint;
+        m.credit += p.credit[i] as bigint;
+        merged.set(k, m);
+      }
+      done.push(key as string);
+    }
+    for (const [k, m] of merged) {
+      const key = `a|${k}`;
+      const prev = store.gold.get(key) as AccountAggregate | undefined;
+      store.gold.put(key, {
+        count: (prev?.count ?? 0) + m.count,
+        debit: (BigInt(prev?.debit ?? '0') + m.debit).toString(),
+        credit: (BigInt(prev?.credit ?? '0') + m.credit).toString(),
+      });
+    }
+    for (const k of done) store.gold.remove(k);
+    folded = done.length;
+  });
+  return folded;
+}
+
+/** Folds until no partial is left (start-up and shutdown). */
+export async function foldAll(store: Store): Promise<void> {
+  while ((await foldAccountPartials(store)) > 0) {
+    // keep folding
+  }
+}

@@ -1,0 +1,50 @@
+import { afterAll, describe, expect, it } from 'vitest';
+import {
+  type AccountAggregate,
+  encodePartials,
+  foldAccountPartials,
+  foldAll,
+  partialKey,
+} from '../../engine/gold.ts';
+import { Store } from '../../engine/store.ts';
+import { tempDir } from '../support/service.ts';
+
+const dir = tempDir();
+const store = new Store({ dataDir: dir.path });
+afterAll(async () => {
+  await store.close();
+  dir.remove();
+});
+
+function partial(keys: string[], count: number[], debit: bigint[], credit: bigint[]) {
+  return encodePartials({
+    keys,
+    count: Int32Array.from(count),
+    debit: BigInt64Array.from(debit),
+    credit: BigInt64Array.from(credit),
+  });
+}
+
+describe('account gold folding', () => {
+  it('merges batch partials into per-account per-day aggregates exactly once', async () => {
+    await store.gold.put(
+      partialKey(1),
+      partial(['2026-11-27|A1', '2026-11-27|A2'], [2, 1], [500n, 0n], [0n, 700n]),
+    );
+    await store.gold.put(partialKey(2), partial(['2026-11-27|A1'], [1], [9_007_199_254_740_993n], [0n]));
+    expect(await foldAccountPartials(store, 1)).toBe(1); // bounded per fold
+    await foldAll(store);
+    expect(await foldAccountPartials(store)).toBe(0); // nothing left to apply twice
+    expect(store.gold.get('a|2026-11-27|A1') as AccountAggregate).toEqual({
+      count: 3,
+      debit: (9_007_199_254_740_993n + 500n).toString(), // beyond 2^53: kept exact
+      credit: '0',
+    });
+    expect(store.gold.get('a|2026-11-27|A2') as AccountAggregate).toEqual({
+      count: 1,
+      debit: '0',
+      credit: '700',
+    });
+    expect([...store.gold.getKeys({ start: 'p|', end: 'p|~' })]).toEqual([]);
+  });
+});
