@@ -8,15 +8,19 @@ import { workerData } from 'node:worker_threads';
 import { type RecordBatch, Table, tableToIPC } from 'apache-arrow';
 import { FIELDS, REASON, reasonsOf } from './codes.ts';
 import { columnsOf } from './columns.ts';
+import { type CommitMeta, commitDurably, type IngestOutcome } from './commit.ts';
 import { type ErrorCode, isSluiceError, SluiceError } from './errors.ts';
 import { type Format, parseBody } from './formats/index.ts';
 import { Kernels } from './kernels.ts';
 import { RateTable } from './rates.ts';
 import { loadReferenceData, type ReferencePaths } from './reference-data.ts';
 import { dayString, SILVER_SCHEMA, silverParts } from './silver-rows.ts';
+import { Store } from './store.ts';
 import { Validator } from './validator.ts';
 
 export interface WorkerSettings {
+  /** The data dir: a pool worker commits its batches to the store there. */
+  dataDir?: string;
   reference?: Partial<ReferencePaths>;
   ratesPath?: string;
   maxFutureMs?: number;
@@ -29,6 +33,13 @@ export interface WorkTask {
   format: Format;
   batchId: string;
   receivedAt: number;
+  /** Set for pool ingest tasks: commit the result here and return only the outcome. */
+  commit?: CommitMeta;
+}
+
+export interface Committed {
+  ok: true;
+  outcome: IngestOutcome;
 }
 
 export interface QuarantineRow {
@@ -105,9 +116,17 @@ const REQUIRED_SLOTS = REQUIRED.map((f) => FIELDS.indexOf(f));
 const DUP = 1 << REASON.DUPLICATE_TX;
 const MISSING = REASON.MISSING_FIELD;
 
-export default function work(task: WorkTask): WorkResult | WorkFailure {
+let poolStore: Store | undefined;
+
+export default async function work(task: WorkTask): Promise<WorkResult | WorkFailure | Committed> {
   poolEngine ??= engineFor((workerData ?? {}) as WorkerSettings);
-  return guarded(poolEngine, task);
+  const res = guarded(poolEngine, task);
+  if (!res.ok || !task.commit) return res;
+  const dataDir = poolEngine.settings.dataDir;
+  if (!dataDir) return { ok: false, code: 'INTERNAL', message: 'pool worker has no data dir to commit to' };
+  // The same LMDB environment as the main thread's: LMDB serialises writers across threads.
+  poolStore ??= new Store({ dataDir });
+  return { ok: true, outcome: await commitDurably(poolStore, task.commit, res) };
 }
 
 function guarded(engine: Engine, task: WorkTask): WorkResult | WorkFailure {

@@ -1,0 +1,232 @@
+/**
+ * The one LMDB transaction that makes a batch durable in every layer at once: the tx-id claims,
+ * quarantine, gold, silver staging, bronze, the batch record and the idempotency key. It runs in
+ * whichever thread did the batch's work (a pool worker, or the main thread for small bodies):
+ * LMDB serialises writers across threads, and a transaction sees every earlier one's writes.
+ */
+import { REASON } from './codes.ts';
+import type { Format } from './formats/index.ts';
+import { type AccountPartials, encodePartials, partialKey } from './gold.ts';
+import { ROW_BITS, type StagedSilver, type Store } from './store.ts';
+import type { WorkResult } from './worker.ts';
+
+const REQUIRED_FIELDS = 7;
+const DUP = 1 << REASON.DUPLICATE_TX;
+
+const ratio = (num: number, den: number) => (den === 0 ? 1 : Math.round((num / den) * 1e6) / 1e6);
+
+export interface Quality {
+  completeness: number;
+  validity: number;
+  uniqueness: number;
+  timeliness_ms: number | null;
+}
+
+export interface BatchReply {
+  batch_id: string;
+  status: 'completed';
+  received: number;
+  accepted: number;
+  quarantined: number;
+  duplicates: number;
+  reasons: Record<string, number>;
+  alerts: number;
+  quality: Quality;
+}
+
+export interface IngestOutcome {
+  status: 201 | 200;
+  reply: BatchReply;
+}
+
+/** What the commit needs to know about the request, besides the work's result. */
+export interface CommitMeta {
+  batchId: string;
+  receivedAt: number;
+  format: Format;
+  contentType: string;
+  idempotencyKey?: string;
+  keyId?: string;
+  client?: string;
+}
+
+/** Commits a batch and resolves once it is durable. */
+export async function commitDurably(store: Store, meta: CommitMeta, res: WorkResult): Promise<IngestOutcome> {
+  let outcome: IngestOutcome | undefined;
+  await store.env.transaction(() => {
+    outcome = commitBatch(store, meta, res);
+  });
+  return outcome as IngestOutcome;
+}
+
+/**
+ * Runs inside the write transaction, synchronously: reads see every earlier batch's writes, so
+ * the tx-id check and claim cannot race another batch.
+ */
+export function commitBatch(s: Store, req: CommitMeta, res: WorkResult): IngestOutcome {
+  const { batchId, receivedAt } = req;
+  if (req.idempotencyKey) {
+    const prior = s.idempotency.get(req.idempotencyKey) as { reply: BatchReply } | undefined;
+    if (prior) return { status: 200, reply: prior.reply }; // a concurrent repeat won the race
+  }
+  const seq = s.nextSeq();
+  const n = res.received;
+  const dup = new Uint8Array(n);
+  for (let i = 0; i < n; i++) {
+    if ((res.mask[i] as number) & DUP) {
+      dup[i] = 1;
+      continue;
+    }
+    if (!res.claims[i]) continue;
+    // One B-tree descent: the put fails, synchronously, when the id is already there.
+    const claimed = s.txids.putSync(res.txIds[i] as string, seq * ROW_BITS + i, { noOverwrite: true });
+    if (!(claimed as unknown as boolean)) dup[i] = 1;
+  }
+  let accepted = 0;
+  let duplicates = 0;
+  const drop: Record<string, number[]> = {};
+  const goldGroups = new Map<number, { count: number; sum: bigint; min: bigint; max: bigint }>();
+  const goldAccounts = new Map<number, { count: number; debit: bigint; credit: bigint }>();
+  for (let i = 0; i < n; i++) {
+    if (dup[i]) {
+      duplicates++;
+      const part = res.silverPart[i] as number;
+      if (part >= 0) {
+        const date = res.silver[part]?.date as string;
+        let list = drop[date];
+        if (!list) {
+          list = [];
+          drop[date] = list;
+        }
+        list.push(res.silverPos[i] as number);
+      }
+      continue;
+    }
+    if (res.mask[i] !== 0) continue;
+    accepted++;
+    const amt = res.amount[i] as bigint;
+    const g = res.rowGroup[i] as number;
+    const agg = goldGroups.get(g);
+    if (!agg) goldGroups.set(g, { count: 1, sum: amt, min: amt, max: amt });
+    else {
+      agg.count++;
+      agg.sum += amt;
+      if (amt < agg.min) agg.min = amt;
+      if (amt > agg.max) agg.max = amt;
+    }
+    const a = res.rowAccount[i] as number;
+    const acc = goldAccounts.get(a) ?? { count: 0, debit: 0n, credit: 0n };
+    acc.count++;
+    if (res.credit[i]) acc.credit += amt;
+    else acc.debit += amt;
+    goldAccounts.set(a, acc);
+  }
+  const reasons: Record<string, number> = {};
+  let quarantined = 0;
+  const quarantineIds: string[] = [];
+  for (const q of res.quarantine) {
+    if (dup[q.row]) continue;
+    quarantined++;
+    for (const r of q.reasons) reasons[r] = (reasons[r] ?? 0) + 1;
+    const id = `${batchId}:${q.row}`;
+    quarantineIds.push(id);
+    s.quarantine.put(id, {
+      ...q,
+      id,
+      batch_id: batchId,
+      status: 'open',
+      received_at: new Date(receivedAt).toISOString(),
+    });
+  }
+
+  for (const [g, agg] of goldGroups) {
+    const key = `d|${res.groups[g]}`;
+    const prev = s.gold.get(key) as { count: number; sum: string; min: string; max: string } | undefined;
+    const next = prev
+      ? {
+          count: prev.count + agg.count,
+          sum: (BigInt(prev.sum) + agg.sum).toString(),
+          min: (BigInt(prev.min) < agg.min ? BigInt(prev.min) : agg.min).toString(),
+          max: (BigInt(prev.max) > agg.max ? BigInt(prev.max) : agg.max).toString(),
+        }
+      : { count: agg.count, sum: agg.sum.toString(), min: agg.min.toString(), max: agg.max.toString() };
+    s.gold.put(key, next);
+  }
+  if (goldAccounts.size > 0) {
+    const m = goldAccounts.size;
+    const partials: AccountPartials = {
+      keys: new Array(m),
+      count: new Int32Array(m),
+      debit: new BigInt64Array(m),
+      credit: new BigInt64Array(m),
+    };
+    let k = 0;
+    for (const [a, acc] of goldAccounts) {
+      partials.keys[k] = res.accounts[a] as string;
+      partials.count[k] = acc.count;
+      partials.debit[k] = acc.debit;
+      partials.credit[k] = acc.credit;
+      k++;
+    }
+    s.gold.put(partialKey(seq), encodePartials(partials));
+  }
+  const quality: Quality = {
+    completeness: ratio(n * REQUIRED_FIELDS - res.missingRequired, n * REQUIRED_FIELDS),
+    validity: ratio(accepted, n - duplicates),
+    uniqueness: ratio(n - duplicates, n),
+    timeliness_ms: res.timelinessP50Ms,
+  };
+  const day = new Date(receivedAt).toISOString().slice(0, 10);
+  const qk = `q|${day}`;
+  const dq = (s.gold.get(qk) as Record<string, number> | undefined) ?? {};
+  s.gold.put(qk, {
+    batches: (dq.batches ?? 0) + 1,
+    received: (dq.received ?? 0) + n,
+    accepted: (dq.accepted ?? 0) + accepted,
+    quarantined: (dq.quarantined ?? 0) + quarantined,
+    duplicates: (dq.duplicates ?? 0) + duplicates,
+    required_cells: (dq.required_cells ?? 0) + n * REQUIRED_FIELDS,
+    missing_cells: (dq.missing_cells ?? 0) + res.missingRequired,
+    lateness_sum_ms: (dq.lateness_sum_ms ?? 0) + res.latenessSumMs,
+    lateness_count: (dq.lateness_count ?? 0) + res.latenessCount,
+  });
+
+  if (res.silver.length > 0) {
+    const staged: StagedSilver = { batchId, seq, parts: res.silver };
+    if (Object.keys(drop).length > 0) staged.drop = drop;
+    s.staging.put(seq, staged);
+  }
+  s.bronze.put(batchId, new Uint8Array(res.body));
+  const reply: BatchReply = {
+    batch_id: batchId,
+    status: 'completed',
+    received: n,
+    accepted,
+    quarantined,
+    duplicates,
+    reasons,
+    alerts: 0,
+    quality,
+  };
+  s.batches.put(batchId, {
+    ...reply,
+    seq,
+    received_at: new Date(receivedAt).toISOString(),
+    source: {
+      content_type: req.contentType,
+      format: req.format,
+      bytes: res.body.byteLength,
+      sha256: res.sha256,
+      key_id: req.keyId ?? null,
+      client: req.client ?? null,
+      idempotency_key: req.idempotencyKey ?? null,
+    },
+    bronze: { key: batchId, bytes: res.body.byteLength },
+    silver_staged: res.silver.map((p) => ({ date: p.date, rows: p.rows - (drop[p.date]?.length ?? 0) })),
+    silver_files: [],
+    quarantine_ids: quarantineIds,
+  });
+  if (req.idempotencyKey)
+    s.idempotency.put(req.idempotencyKey, { batch_id: batchId, sha256: res.sha256, reply });
+  return { status: 201, reply };
+}
