@@ -18,7 +18,7 @@
  */
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { type Database, open, type RootDatabase } from 'lmdb';
+import { type Database, type DatabaseOptions, open, type RootDatabase } from 'lmdb';
 
 /** Rows per batch are below 2^20, so (seq, row) packs exactly into one safe integer. */
 export const ROW_BITS = 2 ** 20;
@@ -31,6 +31,54 @@ export interface StagedSilver {
   /** Rows (indices into each part, by date) found to be duplicates of stored history at commit. */
   drop?: Record<string, number[]>;
 }
+
+/**
+ * Staged silver as one flat buffer: a little-endian u32 header length, the header (JSON: batch id,
+ * seq, part dates and sizes, drops), then each part's IPC bytes. Two copies of the IPC at most and
+ * none on read (parts are views), where msgpack re-buffered megabytes per batch.
+ */
+export const stagingEncoder = {
+  encode(v: StagedSilver): Buffer {
+    const header = Buffer.from(
+      JSON.stringify({
+        batchId: v.batchId,
+        seq: v.seq,
+        parts: v.parts.map((p) => ({ date: p.date, rows: p.rows, bytes: p.ipc.byteLength })),
+        drop: v.drop,
+      }),
+    );
+    const size = 4 + header.length + v.parts.reduce((a, p) => a + p.ipc.byteLength, 0);
+    const out = Buffer.allocUnsafe(size);
+    out.writeUInt32LE(header.length, 0);
+    header.copy(out, 4);
+    let at = 4 + header.length;
+    for (const p of v.parts) {
+      out.set(p.ipc, at);
+      at += p.ipc.byteLength;
+    }
+    return out;
+  },
+  decode(b: Uint8Array): StagedSilver {
+    const buf = Buffer.from(b.buffer, b.byteOffset, b.byteLength);
+    const len = buf.readUInt32LE(0);
+    const h = JSON.parse(buf.toString('utf8', 4, 4 + len)) as {
+      batchId: string;
+      seq: number;
+      parts: { date: string; rows: number; bytes: number }[];
+      drop?: Record<string, number[]>;
+    };
+    let at = 4 + len;
+    // Copy out: LMDB may reuse the buffer it handed us once the read returns.
+    const parts = h.parts.map((p) => {
+      const ipc = Uint8Array.prototype.slice.call(b, at, at + p.bytes); // a copy, even for a Buffer
+      at += p.bytes;
+      return { date: p.date, rows: p.rows, ipc };
+    });
+    const v: StagedSilver = { batchId: h.batchId, seq: h.seq, parts };
+    if (h.drop) v.drop = h.drop;
+    return v;
+  },
+};
 
 export interface SilverFile {
   path: string; // relative to the data dir, e.g. silver/date=2026-11-27/part-000001-000040.parquet
@@ -71,7 +119,14 @@ export class Store {
     this.batches = this.env.openDB({ name: 'batches' });
     this.txids = this.env.openDB({ name: 'txids' });
     this.idempotency = this.env.openDB({ name: 'idempotency' });
-    this.staging = this.env.openDB({ name: 'staging', keyEncoding: 'uint32' });
+    // `encoder` is a documented lmdb-js option its type declarations do not list.
+    this.staging = this.env.openDB({
+      name: 'staging',
+      keyEncoding: 'uint32',
+      encoder: stagingEncoder,
+    } as DatabaseOptions & {
+      name: string;
+    });
     this.quarantine = this.env.openDB({ name: 'quarantine' });
     this.gold = this.env.openDB({ name: 'gold' });
     this.silverFiles = this.env.openDB({ name: 'silverFiles' });
