@@ -60,7 +60,18 @@ const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 interface Server {
   url: string;
   rss(): number;
+  /** Anonymous resident memory (heap, buffers), without mapped files such as LMDB's data file. */
+  anon(): number;
   close(): Promise<void>;
+}
+
+function statusKb(pid: number, field: string): number {
+  try {
+    const m = new RegExp(`${field}:\\s+(\\d+) kB`).exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) * 1024 : 0;
+  } catch {
+    return 0;
+  }
 }
 
 async function serveChild(dataDir: string): Promise<Server> {
@@ -77,14 +88,8 @@ async function serveChild(dataDir: string): Promise<Server> {
   const pid = child.pid as number;
   return {
     url,
-    rss() {
-      try {
-        const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-        return m ? Number(m[1]) * 1024 : 0;
-      } catch {
-        return 0;
-      }
-    },
+    rss: () => statusKb(pid, 'VmRSS'),
+    anon: () => statusKb(pid, 'RssAnon'),
     async close() {
       const exited = once(child, 'exit');
       child.kill('SIGTERM');
@@ -96,7 +101,12 @@ async function serveChild(dataDir: string): Promise<Server> {
 async function serveHere(dataDir: string): Promise<Server> {
   const { startService } = await import('../api/service.ts');
   const s = await startService({ port: 0, dataDir, quiet: true });
-  return { url: s.url, rss: () => process.memoryUsage().rss, close: () => s.close() };
+  return {
+    url: s.url,
+    rss: () => process.memoryUsage().rss,
+    anon: () => statusKb(process.pid, 'RssAnon'),
+    close: () => s.close(),
+  };
 }
 
 /** `--serve DIR`: the child's side. Prints the URL, serves until SIGTERM, closes gracefully. */
@@ -112,16 +122,24 @@ async function childMain(dataDir: string): Promise<void> {
 /** Peak RSS over a scenario, sampled every 500 ms. */
 function rssSampler(server: Server) {
   let peak = server.rss();
-  const t = setInterval(() => {
+  let peakAnon = server.anon();
+  const sample = () => {
     peak = Math.max(peak, server.rss());
-  }, 500);
+    peakAnon = Math.max(peakAnon, server.anon());
+  };
+  const t = setInterval(sample, 500);
   return {
     stop() {
       clearInterval(t);
-      return Math.max(peak, server.rss());
+      sample();
+      lastPeakAnon = peakAnon;
+      return peak;
     },
   };
 }
+
+/** The anonymous-memory peak of the last sampler stopped (reported beside total RSS). */
+let lastPeakAnon = 0;
 
 // ---------------------------------------------------------------------------------------------
 // Bodies
@@ -232,6 +250,7 @@ interface Result {
   overload: number;
   shed: number;
   peakRss: number;
+  peakAnon?: number;
   lmdbTxPerS?: number;
 }
 
@@ -300,6 +319,7 @@ async function arrowScenario(server: Server, name: string, templates: Template[]
   const sampler = rssSampler(server);
   await Promise.all(templates.slice(0, CONCURRENCY).map(worker));
   r.peakRss = sampler.stop();
+  r.peakAnon = lastPeakAnon;
   r.seconds = SECONDS;
   await pool.close();
   log(`${name}: ${rows}-row bodies, ${r.requests} requests, ${(r.tx / r.seconds).toFixed(0)} tx/s`);
@@ -388,6 +408,7 @@ async function validateScenario(server: Server, dir: string): Promise<Result> {
   }
   await Promise.all(pending);
   r.peakRss = sampler.stop();
+  r.peakAnon = lastPeakAnon;
   // the measured window: from the first measured request's scheduled time to the last reply
   r.seconds = Math.max(SECONDS, (lastDone - (t0 + warmCount * interval)) / 1000);
   await pool.close();
@@ -428,7 +449,7 @@ const fmtMs = (n: number) => (Number.isFinite(n) ? n.toFixed(n < 10 ? 2 : 1) : '
 
 function table(results: Result[]): string {
   const head =
-    '| scenario | load | requests | tx/s | tx/min | p50 ms | p99 ms | errors | 429/503 | shed | peak RSS MiB | LMDB-only tx/s | service / LMDB |';
+    '| scenario | load | requests | tx/s | tx/min | p50 ms | p99 ms | errors | 429/503 | shed | peak RSS MiB (anon) | LMDB-only tx/s | service / LMDB |';
   const rule = `|${'---|'.repeat(13)}`;
   const rows = results.map((r) => {
     const tps = r.tx / r.seconds;
@@ -443,7 +464,7 @@ function table(results: Result[]): string {
       fmtInt(r.errors),
       fmtInt(r.overload),
       fmtInt(r.shed),
-      (r.peakRss / 2 ** 20).toFixed(0),
+      `${(r.peakRss / 2 ** 20).toFixed(0)} (${((r.peakAnon ?? 0) / 2 ** 20).toFixed(0)})`,
       r.lmdbTxPerS ? fmtInt(r.lmdbTxPerS) : '–',
       r.lmdbTxPerS ? `${((tps / r.lmdbTxPerS) * 100).toFixed(1)} %` : '–',
     ].join(' | ')} |`;

@@ -18,7 +18,7 @@ import {
 } from 'apache-arrow';
 import { pack } from 'msgpackr';
 import { FIELDS } from './codes.ts';
-import type { GeneratedRow } from './generator.ts';
+import { type GeneratedRow, utf8Column } from './generator.ts';
 
 /** Columns written as text in every format; `ts` and `amount` are typed in Arrow. */
 const TEXT_COLUMNS = FIELDS.filter((f) => f !== 'ts' && f !== 'amount');
@@ -59,8 +59,6 @@ export function ndjsonLine(row: GeneratedRow): string {
   return `${JSON.stringify(recordOf(row))}\n`;
 }
 
-const enc = new TextEncoder();
-
 /** One Arrow record batch of the rows; every column present (nulls where absent), so one schema. */
 export function arrowBatch(rows: GeneratedRow[]): RecordBatch {
   const n = rows.length;
@@ -97,19 +95,7 @@ export function arrowBatch(rows: GeneratedRow[]): RecordBatch {
   for (const f of TEXT_COLUMNS) {
     // Every column in every batch, nulls where absent: one stream has one schema.
     const vals = rows.map((r) => textOf(r, f));
-    const parts = vals.map((v) => enc.encode(v ?? ''));
-    const offsets = new Int32Array(n + 1);
-    let at = 0;
-    parts.forEach((p, i) => {
-      at += p.length;
-      offsets[i + 1] = at;
-    });
-    const data = new Uint8Array(at);
-    let o = 0;
-    for (const p of parts) {
-      data.set(p, o);
-      o += p.length;
-    }
+    const { offsets, data } = utf8Column(vals.map((v) => v ?? ''));
     const { bits, nulls } = validityOf(vals.map((v) => v !== undefined));
     fields.push(new Field(f, new Utf8(), true));
     children.push(
