@@ -40,6 +40,8 @@ const WARMUP = Number(process.env.E2E_WARMUP_SECONDS ?? 3);
 const CONCURRENCY = num('E2E_CONCURRENCY', 8);
 const VALIDATE_RATE = num('E2E_VALIDATE_RATE', 2000);
 const BASELINE_SECONDS = num('E2E_BASELINE_SECONDS', 10);
+/** Event-time spread of the generated traffic, in days (E2E_DAYS); 1/24 is the last hour. */
+const FEED_DAYS = Number(process.env.E2E_DAYS ?? 1 / 24);
 const SCENARIOS = (process.env.E2E_SCENARIOS ?? 'a,b,c,d').split(',').map((s) => s.trim());
 const IN_PROCESS = process.env.E2E_INPROCESS === '1';
 /** Open-loop requests in flight beyond this are not sent but counted as shed (the client stays bounded). */
@@ -198,6 +200,9 @@ async function generated(
 ): Promise<string> {
   const file = join(dir, `gen-${rows}-${seed}.${format}`);
   const code = await generateCommand([
+    // A live feed from core banking: event times within the last hour, as a sidecar sees them.
+    '--days',
+    String(FEED_DAYS),
     '--rows',
     String(rows),
     '--seed',

@@ -16,7 +16,7 @@ import { intFlag, parse } from './args.ts';
 import { REFERENCE_OPTIONS, referencePaths } from './reference-flags.ts';
 
 export const GENERATE_USAGE =
-  'usage: sluice generate --rows N [--seed S] [--format csv|ndjson|arrow] [--bad-share 0.02] --out FILE';
+  'usage: sluice generate --rows N [--seed S] [--format csv|ndjson|arrow] [--bad-share 0.02] [--days 30] --out FILE';
 
 interface Sink {
   add(row: GeneratedRow): Promise<void>;
@@ -80,6 +80,7 @@ export async function generateCommand(argv: string[]): Promise<number> {
       format: { type: 'string' },
       out: { type: 'string' },
       'bad-share': { type: 'string' },
+      days: { type: 'string' },
     },
     false,
   );
@@ -95,7 +96,16 @@ export async function generateCommand(argv: string[]): Promise<number> {
   if (!(badShare >= 0 && badShare <= 1))
     throw new SluiceError('USAGE', '--bad-share is a number from 0 to 1');
   const reference = loadReferenceData(referencePaths(values));
-  const gen = new TransactionGenerator(new Kernels(reference), reference, { rows, seed, badShare, format });
+  const days = values.days === undefined ? 30 : Number(values.days);
+  if (!(days > 0 && days <= 3650))
+    throw new SluiceError('USAGE', '--days is a number of days, above 0 and at most 3650');
+  const gen = new TransactionGenerator(new Kernels(reference), reference, {
+    rows,
+    seed,
+    badShare,
+    format,
+    days,
+  });
   const data = createWriteStream(out);
   const labels = createWriteStream(`${out}.labels.ndjson`);
   const sink = format === 'arrow' ? arrowSink(data) : textSink(data, format);

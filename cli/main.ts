@@ -24,7 +24,8 @@ const COMMANDS: Record<string, { usage: string; load: () => Promise<Command> }> 
     load: async () => (await import('./validate.ts')).validateCommand,
   },
   generate: {
-    usage: 'generate --rows N [--seed S] [--format csv|ndjson|arrow] [--bad-share 0.02] --out FILE',
+    usage:
+      'generate --rows N [--seed S] [--format csv|ndjson|arrow] [--bad-share 0.02] [--days 30] --out FILE',
     load: async () => (await import('./generate.ts')).generateCommand,
   },
 };
