@@ -16,26 +16,17 @@ import {
   TimestampMillisecond,
   Utf8,
 } from 'apache-arrow';
-import type { ColumnSet, TextField, Utf8Column } from './columns.ts';
+import { type ColumnSet, TEXT_FIELDS, type TextField, type Utf8Column } from './columns.ts';
 import type { RateTable } from './rates.ts';
 import type { BatchVerdicts } from './validator.ts';
 
-/** Text fields copied to silver as sent (counterparty_country is derived, so it is separate). */
-const COPIED: TextField[] = [
-  'currency',
-  'direction',
-  'channel',
-  'account_id',
-  'customer_id',
-  'sort_code',
-  'account_number',
-  'iban',
-  'counterparty_name',
-  'counterparty_sort_code',
-  'counterparty_account_number',
-  'counterparty_iban',
-  'reference',
-];
+/**
+ * Text fields copied to silver as sent, in record order. tx_id, ts and amount are typed columns
+ * there, and counterparty_country is derived (given, else from the IBAN), so they are built apart.
+ */
+const COPIED: TextField[] = TEXT_FIELDS.filter(
+  (f) => f !== 'tx_id' && f !== 'ts' && f !== 'amount' && f !== 'counterparty_country',
+);
 
 const utc = () => new TimestampMillisecond('UTC');
 
