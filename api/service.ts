@@ -40,7 +40,13 @@ export async function startService(opts: StartOptions = {}): Promise<RunningServ
   const metrics = new Metrics();
   const app = await buildServer(
     { pipeline, store, metrics },
-    { bodyLimit: config.bodyLimitBytes, logLevel: config.logLevel },
+    {
+      bodyLimit: config.bodyLimitBytes,
+      logLevel: config.logLevel,
+      // Parquet falling far behind (a stuck or failing roll) means silver is not being written:
+      // stop taking traffic until it catches up rather than pile up staging without bound.
+      ready: () => (roller.stagedRows() > 8 * roller.targetRows ? 'silver roll backlog' : null),
+    },
   );
   roller.start();
   await foldAll(store);
