@@ -13,6 +13,7 @@ export type { BatchReply, IngestOutcome, Quality } from './commit.ts';
 import { type BatchReply, type CommitMeta, commitDurably, type IngestOutcome } from './commit.ts';
 import { SluiceError } from './errors.ts';
 import type { Format } from './formats/index.ts';
+import { mergeResults } from './merge.ts';
 import { ROW_BITS, type Store } from './store.ts';
 import {
   type Committed,
@@ -27,6 +28,8 @@ export interface PipelineOptions extends WorkerSettings {
   workers?: number;
   /** Bodies up to this size are processed on the main thread: a pool round trip costs more. */
   inlineBytes?: number;
+  /** Arrow bodies from this size on are split across two workers (both cores on one request). */
+  splitBytes?: number;
   /** Requests admitted at once (parsing, validating or committing); beyond it, 429. */
   maxInflight?: number;
   now?: () => number;
@@ -74,6 +77,8 @@ export class Pipeline {
   private draining = false;
   private readonly now: () => number;
   private readonly inlineBytes: number;
+  private readonly splitBytes: number;
+  private readonly threads: number;
   private readonly inline: (task: WorkTask) => WorkResult | WorkFailure;
 
   constructor(
@@ -91,6 +96,8 @@ export class Pipeline {
       dataDir: store.dataDir,
     };
     this.inlineBytes = opts.inlineBytes ?? 16 * 1024;
+    this.splitBytes = opts.splitBytes ?? 4 * 2 ** 20;
+    this.threads = threads;
     this.inline = createWork(settings);
     this.pool = new Piscina({
       filename: new URL('./worker.ts', import.meta.url).href,
@@ -157,6 +164,9 @@ export class Pipeline {
       if (body.byteLength <= this.inlineBytes) {
         return await commitDurably(this.store, meta, unwrap(this.inline(task)));
       }
+      if (req.format === 'arrow' && body.byteLength >= this.splitBytes && this.threads >= 2) {
+        return await this.ingestSplit(task, meta);
+      }
       // Large bodies are parsed, validated AND committed in a pool worker: the main thread only
       // speaks HTTP, and nothing large crosses back to it.
       const out = (await this.pool.run({ ...task, commit: meta }, { transferList: [body] })) as
@@ -167,6 +177,26 @@ export class Pipeline {
     } finally {
       this.inflight--;
     }
+  }
+
+  /**
+   * One large Arrow body on both cores: each worker takes half of its record batches, the halves
+   * are merged here (cheap: lists and typed arrays), and one worker commits the whole batch in one
+   * transaction, as for any other body.
+   */
+  private async ingestSplit(task: WorkTask, meta: CommitMeta): Promise<IngestOutcome> {
+    const copy = task.body.slice(0);
+    const [a, b] = (await Promise.all([
+      this.pool.run({ ...task, part: { index: 0, of: 2 } }, { transferList: [task.body] }),
+      this.pool.run({ ...task, body: copy, part: { index: 1, of: 2 } }, { transferList: [copy] }),
+    ])) as (WorkResult | WorkFailure)[];
+    const merged = mergeResults(unwrap(a as WorkResult | WorkFailure), unwrap(b as WorkResult | WorkFailure));
+    const out = (await this.pool.run(
+      { ...task, kind: 'commit', body: merged.body, commit: meta, result: merged },
+      { transferList: [merged.body] },
+    )) as Committed | WorkFailure;
+    if (!out.ok) throw new SluiceError(out.code, out.message);
+    return out.outcome;
   }
 
   /** POST /v1/validate: verdicts against stored history, persisting nothing. */

@@ -28,13 +28,17 @@ export interface WorkerSettings {
 }
 
 export interface WorkTask {
-  kind: 'ingest' | 'validate';
+  kind: 'ingest' | 'validate' | 'commit';
   body: ArrayBuffer;
   format: Format;
   batchId: string;
   receivedAt: number;
   /** Set for pool ingest tasks: commit the result here and return only the outcome. */
   commit?: CommitMeta;
+  /** Work on one contiguous share of the body's record batches (a large body split across workers). */
+  part?: { index: number; of: number };
+  /** For `commit` tasks: the merged result of a split body. */
+  result?: WorkResult;
 }
 
 export interface Committed {
@@ -82,6 +86,8 @@ export interface WorkResult {
   timelinessP50Ms: number | null;
   latenessSumMs: number;
   latenessCount: number;
+  /** Lateness (received − event time) of every row with a usable time, ascending: shares of a split body merge exactly. */
+  latenessSorted: Float64Array;
 }
 
 interface Engine {
@@ -120,7 +126,7 @@ let poolStore: Store | undefined;
 
 export default async function work(task: WorkTask): Promise<WorkResult | WorkFailure | Committed> {
   poolEngine ??= engineFor((workerData ?? {}) as WorkerSettings);
-  const res = guarded(poolEngine, task);
+  const res = task.kind === 'commit' && task.result ? task.result : guarded(poolEngine, task);
   if (!res.ok || !task.commit) return res;
   const dataDir = poolEngine.settings.dataDir;
   if (!dataDir) return { ok: false, code: 'INTERNAL', message: 'pool worker has no data dir to commit to' };
@@ -171,13 +177,20 @@ function channelId(col: Col, i: number): number {
 
 function run({ settings, validator, rates }: Engine, task: WorkTask): WorkResult {
   const bytes = new Uint8Array(task.body);
-  const sha256 = createHash('sha256').update(bytes).digest('hex');
-  const batches: RecordBatch[] = parseBody(task.format, bytes);
+  // A split body is hashed once, by its first share.
+  const sha256 = task.part && task.part.index > 0 ? '' : createHash('sha256').update(bytes).digest('hex');
+  const all: RecordBatch[] = parseBody(task.format, bytes);
+  const bodyRows = all.reduce((s, b) => s + b.numRows, 0);
+  let batches = all;
+  if (task.part) {
+    const per = Math.ceil(all.length / task.part.of);
+    batches = all.slice(task.part.index * per, (task.part.index + 1) * per);
+  }
   const total = batches.reduce((s, b) => s + b.numRows, 0);
-  if (settings.maxRows && total > settings.maxRows) {
+  if (settings.maxRows && bodyRows > settings.maxRows) {
     throw new SluiceError(
       'TOO_MANY_ROWS',
-      `the body holds ${total} rows; at most ${settings.maxRows} per request`,
+      `the body holds ${bodyRows} rows; at most ${settings.maxRows} per request`,
     );
   }
   const mask = new Uint32Array(total);
@@ -323,5 +336,6 @@ function run({ settings, validator, rates }: Engine, task: WorkTask): WorkResult
     timelinessP50Ms: latenessCount ? (late[latenessCount >> 1] as number) : null,
     latenessSumMs: latenessSum,
     latenessCount,
+    latenessSorted: late.slice(),
   };
 }
