@@ -14,6 +14,7 @@ import { createReadStream, realpathSync, statSync } from 'node:fs';
 import { type RecordBatch, RecordBatchReader, RecordBatchStreamWriter, type Schema } from 'apache-arrow';
 import { type Options as BarOptions, type Params as BarParams, SingleBar } from 'cli-progress';
 import { Pool } from 'undici';
+import type { BatchReply as ContractReply } from '../engine/commit.ts';
 import { SluiceError } from '../engine/errors.ts';
 import { FORMATS, type Format, formatOfPath, readFileBatches } from '../engine/formats/index.ts';
 import { intFlag, parse } from './args.ts';
@@ -58,17 +59,13 @@ export interface FailedBatch {
   attempts: number;
 }
 
-export interface IngestSummary {
+/** The per-batch counts of CONTRACT §3's reply, summed over every batch sent. */
+export interface IngestSummary
+  extends Pick<ContractReply, 'received' | 'accepted' | 'quarantined' | 'duplicates' | 'reasons' | 'alerts'> {
   files: number;
   batches: number;
   /** Rows read from the files and sent (acknowledged or not). */
   rows: number;
-  received: number;
-  accepted: number;
-  quarantined: number;
-  duplicates: number;
-  reasons: Record<string, number>;
-  alerts: number;
   /** Batches answered 201 (new) and 200 (an idempotent repeat of an earlier request). */
   created: number;
   repeated: number;
@@ -84,15 +81,8 @@ export interface IngestSummary {
 }
 
 /** The `POST /v1/batches` reply (CONTRACT §3). */
-interface BatchReply {
-  batch_id?: string;
-  received?: number;
-  accepted?: number;
-  quarantined?: number;
-  duplicates?: number;
-  reasons?: Record<string, number>;
-  alerts?: number;
-}
+/** A reply as read off the wire: the contract's shape, but any field may be missing. */
+type BatchReply = Partial<ContractReply>;
 
 const ARROW_TYPE = FORMATS.arrow;
 const MAX_FAILED_LISTED = 100;

@@ -221,13 +221,12 @@ export function silverParts(
       at += (cc[k] as string).length;
       ccOffsets[k + 1] = at;
     }
+    const ccValid = validityFrom((k) => (cc[k] as string).length > 0, m);
     const ccData = makeData({
       type: new Utf8(),
       length: m,
-      ...(() => {
-        const vv = validityFrom((k) => (cc[k] as string).length > 0, m);
-        return { nullCount: vv.nulls, nullBitmap: vv.bitmap };
-      })(),
+      nullCount: ccValid.nulls,
+      nullBitmap: ccValid.bitmap,
       valueOffsets: ccOffsets,
       data: ccBytes,
     });

@@ -208,6 +208,7 @@ function run({ settings, validator, rates }: Engine, task: WorkTask): WorkResult
   const accountIndex = new Map<string, number>();
   const quarantine: QuarantineRow[] = [];
   const silverByDate = new Map<string, RecordBatch[]>();
+  const partIndexOf = new Map<string, number>();
   const silverCount = new Map<string, number>();
   const lateness = new Float64Array(total);
   let latenessCount = 0;
@@ -291,9 +292,10 @@ function run({ settings, validator, rates }: Engine, task: WorkTask): WorkResult
         let list = silverByDate.get(date);
         if (!list) {
           list = [];
-          silverByDate.set(date, list);
-        } // insertion order = index in `silver`
-        const partIndex = [...silverByDate.keys()].indexOf(date);
+          silverByDate.set(date, list); // insertion order = index in `silver`
+          partIndexOf.set(date, partIndexOf.size);
+        }
+        const partIndex = partIndexOf.get(date) as number;
         const base = silverCount.get(date) ?? 0;
         list.push(part.batch);
         silverCount.set(date, base + part.rows.length);

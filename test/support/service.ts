@@ -2,7 +2,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { request } from 'undici';
+import { type Dispatcher, request } from 'undici';
 import { type RunningService, type StartOptions, startService } from '../../api/service.ts';
 
 export function tempDir(prefix = 'sluice-test-'): { path: string; remove(): void } {
@@ -28,29 +28,22 @@ export async function post(
   contentType: string,
   headers: Record<string, string> = {},
 ): Promise<Reply> {
-  const res = await request(url, {
-    method: 'POST',
-    body,
-    headers: { 'content-type': contentType, ...headers },
-  });
-  const text = await res.body.text();
-  let json: unknown = null;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    // not JSON (CSV report, metrics)
-  }
-  return { status: res.statusCode, headers: res.headers, json, text };
+  return readReply(
+    await request(url, { method: 'POST', body, headers: { 'content-type': contentType, ...headers } }),
+  );
 }
 
 export async function get(url: string, headers: Record<string, string> = {}): Promise<Reply> {
-  const res = await request(url, { headers });
+  return readReply(await request(url, { headers }));
+}
+
+async function readReply(res: Dispatcher.ResponseData): Promise<Reply> {
   const text = await res.body.text();
   let json: unknown = null;
   try {
     json = JSON.parse(text);
   } catch {
-    // not JSON
+    // not JSON (a CSV report, metrics)
   }
   return { status: res.statusCode, headers: res.headers, json, text };
 }
