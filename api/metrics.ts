@@ -50,7 +50,58 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly alerts = new Counter({
+    name: 'sluice_aml_alerts_total',
+    help: 'AML alerts raised (rows scoring at or above the alert threshold).',
+    registers: [this.registry],
+  });
+  readonly sanctionsSize = new Gauge({
+    name: 'sluice_aml_sanctions_names',
+    help: 'Names on the sanctions lists in force.',
+    registers: [this.registry],
+  });
+  readonly sanctionsReloads = new Counter({
+    name: 'sluice_aml_sanctions_reloads_total',
+    help: 'Sanctions list reloads by outcome (ok, failed: the old list stays), counted per shard.',
+    labelNames: ['outcome'],
+    registers: [this.registry],
+  });
+  readonly sanctionsLoadedAt = new Gauge({
+    name: 'sluice_aml_sanctions_last_reload_timestamp_seconds',
+    help: 'Unix time of the last successful sanctions list load.',
+    registers: [this.registry],
+  });
+  readonly rulesInfo = new Gauge({
+    name: 'sluice_aml_rules_info',
+    help: 'The AML rules file in force (1 for its sha-256 prefix).',
+    labelNames: ['sha256'],
+    registers: [this.registry],
+  });
+  readonly rulesReloadFailures = new Counter({
+    name: 'sluice_aml_rules_reload_failures_total',
+    help: 'Rules file reloads refused as invalid (the rules in force stay).',
+    registers: [this.registry],
+  });
+
+  sanctionsReload(ok: boolean, size: number, _version: string): void {
+    this.sanctionsReloads.inc({ outcome: ok ? 'ok' : 'failed' });
+    if (ok) {
+      this.sanctionsSize.set(size);
+      this.sanctionsLoadedAt.set(Date.now() / 1000);
+    }
+  }
+
+  rulesLoaded(hash: string): void {
+    this.rulesInfo.reset();
+    this.rulesInfo.set({ sha256: hash.slice(0, 12) }, 1);
+  }
+
+  rulesReloadFailed(): void {
+    this.rulesReloadFailures.inc();
+  }
+
   constructor() {
+    for (const o of ['ok', 'failed']) this.sanctionsReloads.inc({ outcome: o }, 0);
     collectDefaultMetrics({ register: this.registry, prefix: 'sluice_' });
     for (const r of REASON_CODES.slice(1)) this.reasons.inc({ reason: r }, 0);
     for (const o of ['accepted', 'quarantined', 'duplicate']) this.rows.inc({ outcome: o }, 0);

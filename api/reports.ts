@@ -3,9 +3,10 @@
  * channel × direction) and `data-quality` (per day). JSON by default; CSV with `?format=csv` or
  * `Accept: text/csv`. Amounts are integer minor units, as strings (never floats).
  */
+import { alertsReport } from '../engine/aml/alert-queries.ts';
 import type { Store } from '../engine/store.ts';
 
-export const REPORT_NAMES = ['daily-kpis', 'data-quality'] as const;
+export const REPORT_NAMES = ['daily-kpis', 'data-quality', 'alerts'] as const;
 export type ReportName = (typeof REPORT_NAMES)[number];
 
 export interface ReportQuery {
@@ -66,6 +67,7 @@ export function dataQuality(store: Store, q: ReportQuery): Row[] {
 }
 
 export function report(store: Store, name: ReportName, q: ReportQuery): Row[] {
+  if (name === 'alerts') return alertsReport(store, q);
   return name === 'daily-kpis' ? dailyKpis(store, q) : dataQuality(store, q);
 }
 
@@ -82,6 +84,7 @@ export function toCsv(rows: Row[], columns: string[]): string {
 }
 
 export const REPORT_COLUMNS: Record<ReportName, string[]> = {
+  alerts: ['day', 'rule', 'alerts'],
   'daily-kpis': ['day', 'currency', 'channel', 'direction', 'count', 'sum_minor', 'min_minor', 'max_minor'],
   'data-quality': [
     'day',

@@ -5,6 +5,8 @@
  */
 import swagger from '@fastify/swagger';
 import Fastify, { type FastifyInstance, LogController } from 'fastify';
+import { type AlertQuery, MAX_ALERT_PAGE, queryAlerts } from '../engine/aml/alert-queries.ts';
+import { RULE_NAMES } from '../engine/aml/rule-names.ts';
 import { SluiceError } from '../engine/errors.ts';
 import { FORMATS, formatOfContentType } from '../engine/formats/index.ts';
 import type { Pipeline } from '../engine/pipeline.ts';
@@ -144,6 +146,7 @@ export async function buildServer(deps: ServerDeps, opts: ServerOptions): Promis
           metrics.rows.inc({ outcome: 'accepted' }, r.accepted);
           metrics.rows.inc({ outcome: 'quarantined' }, r.quarantined);
           metrics.rows.inc({ outcome: 'duplicate' }, r.duplicates);
+          metrics.alerts.inc(r.alerts);
           for (const [code, count] of Object.entries(r.reasons)) metrics.reasons.inc({ reason: code }, count);
           metrics.lastBatch.setToCurrentTime();
           req.log.info(
@@ -200,10 +203,35 @@ export async function buildServer(deps: ServerDeps, opts: ServerOptions): Promis
   );
 
   app.get(
+    '/v1/alerts',
+    {
+      schema: {
+        summary: 'AML alerts, by event time; filter by time, score, rule, account or batch; page with cursor',
+        querystring: {
+          type: 'object',
+          additionalProperties: false,
+          properties: {
+            from: { type: 'string', format: 'date-time' },
+            to: { type: 'string', format: 'date-time' },
+            min_score: { type: 'integer', minimum: 0, maximum: 100 },
+            rule: { type: 'string', enum: [...RULE_NAMES] },
+            account_id: { type: 'string', maxLength: 64 },
+            batch_id: { type: 'string', maxLength: 64 },
+            limit: { type: 'integer', minimum: 1, maximum: MAX_ALERT_PAGE },
+            cursor: { type: 'string', maxLength: 200 },
+          },
+        },
+      },
+    },
+    async (req) => queryAlerts(store, req.query as AlertQuery),
+  );
+
+  app.get(
     '/v1/reports/:name',
     {
       schema: {
-        summary: 'Gold reports: daily-kpis, data-quality (JSON, or CSV with format=csv or Accept: text/csv)',
+        summary:
+          'Gold reports: daily-kpis, data-quality, alerts (JSON, or CSV with format=csv or Accept: text/csv)',
         params: {
           type: 'object',
           properties: { name: { type: 'string', enum: [...REPORT_NAMES] } },

@@ -2,7 +2,9 @@
  * Starts and stops the whole service: store, recovery, worker pool, silver roller, HTTP server.
  * Shutdown is graceful: stop accepting, drain in-flight batches, roll staged silver, close.
  */
+import { unwatchFile, watchFile } from 'node:fs';
 import { resolve } from 'node:path';
+import { AmlShards } from '../engine/aml/shards.ts';
 import { resolveConfig, type ServiceConfig } from '../engine/config.ts';
 import { foldAccountPartials, foldAll } from '../engine/gold.ts';
 import { Pipeline } from '../engine/pipeline.ts';
@@ -28,16 +30,37 @@ export async function startService(opts: StartOptions = {}): Promise<RunningServ
   if (quiet) config.logLevel = 'silent';
   const dataDir = resolve(config.dataDir);
   const store = new Store({ dataDir });
-  const roller = new SilverRoller(store);
+  const metrics = new Metrics();
+  let log: { info(o: object, m: string): void; error(o: object, m: string): void } = {
+    info: () => undefined,
+    error: (o, m) => console.error(m, o),
+  };
+  // The AML shards replay whatever their checkpoints missed before the service takes traffic.
+  const aml = await AmlShards.start({
+    dataDir,
+    shards: config.amlShards,
+    rulesPath: config.rulesPath,
+    sanctionsPaths: config.sanctionsPaths,
+    capacity: config.amlCapacity,
+    onFailure: (shard, error) => log.error({ shard, error }, 'AML shard failed'),
+    onSanctions: (r) => {
+      metrics.sanctionsReload(r.ok, r.size, r.version);
+      if (r.ok) log.info({ shard: r.shard, size: r.size, version: r.version }, 'sanctions list reloaded');
+      else
+        log.error({ shard: r.shard, error: r.error }, 'sanctions reload failed; the old list stays in force');
+    },
+  });
+  const roller = new SilverRoller(store, { amlShards: aml.count });
   await roller.recover();
   const pipeline = new Pipeline(store, {
     workers: config.workers,
     maxInflight: config.maxInflight,
     maxFutureMs: config.maxFutureMs,
     ratesPath: config.ratesPath,
+    rulesPath: config.rulesPath,
     reference: config.reference,
+    aml,
   });
-  const metrics = new Metrics();
   const app = await buildServer(
     { pipeline, store, metrics },
     {
@@ -48,6 +71,27 @@ export async function startService(opts: StartOptions = {}): Promise<RunningServ
       ready: () => (roller.stagedRows() > 8 * roller.targetRows ? 'silver roll backlog' : null),
     },
   );
+  log = app.log;
+  metrics.rulesLoaded(aml.rulesHash);
+  // Hot reload: the rules file and the sanctions lists are polled (works on any filesystem and
+  // for files replaced by rename); a bad file is refused, logged, counted, and the old one stays.
+  const onRules = () => {
+    try {
+      const r = aml.reloadRules();
+      if (r.changed) {
+        metrics.rulesLoaded(r.hash);
+        app.log.info({ version: r.version, sha256: r.hash }, 'AML rules reloaded');
+      }
+    } catch (e) {
+      metrics.rulesReloadFailed();
+      app.log.error({ err: e }, 'AML rules reload refused; the rules in force stay');
+    }
+  };
+  const onSanctions = () => aml.reloadSanctions();
+  watchFile(config.rulesPath, { interval: config.reloadPollMs, persistent: false }, onRules);
+  for (const p of config.sanctionsPaths) {
+    watchFile(p, { interval: config.reloadPollMs, persistent: false }, onSanctions);
+  }
   roller.start();
   await foldAll(store);
   // Account aggregates are folded off the acknowledgement path (engine/gold.ts).
@@ -74,6 +118,10 @@ export async function startService(opts: StartOptions = {}): Promise<RunningServ
       closing ??= (async () => {
         // Stop taking connections, let in-flight requests finish and commit, then flush silver.
         await Promise.all([app.close(), pipeline.drain(config.shutdownDeadlineMs)]);
+        unwatchFile(config.rulesPath, onRules);
+        for (const p of config.sanctionsPaths) unwatchFile(p, onSanctions);
+        // The shards score and checkpoint everything committed; then silver may roll it all.
+        await aml.stop();
         clearInterval(foldTimer);
         await folding;
         await foldAll(store);

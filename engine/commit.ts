@@ -37,6 +37,8 @@ export interface BatchReply {
 export interface IngestOutcome {
   status: 201 | 200;
   reply: BatchReply;
+  /** The batch's sequence number (the order AML state applies batches in). */
+  seq?: number;
 }
 
 /** What the commit needs to know about the request, besides the work's result. */
@@ -228,5 +230,5 @@ export function commitBatch(s: Store, req: CommitMeta, res: WorkResult): IngestO
   });
   if (req.idempotencyKey)
     s.idempotency.put(req.idempotencyKey, { batch_id: batchId, sha256: res.sha256, reply });
-  return { status: 201, reply };
+  return { status: 201, reply, seq };
 }

@@ -6,6 +6,9 @@
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import os from 'node:os';
+import { DEFAULT_RULES_PATH } from './aml/rules.ts';
+import { DEFAULT_SANCTIONS_PATHS } from './aml/sanctions.ts';
+import { MAX_SHARDS } from './aml/store-keys.ts';
 import { SluiceError } from './errors.ts';
 import type { ReferencePaths } from './reference-data.ts';
 
@@ -21,6 +24,15 @@ export interface ServiceConfig {
   ratesPath?: string;
   reference: Partial<ReferencePaths>;
   shutdownDeadlineMs: number;
+  /** The AML rules file (reference/aml-rules.json by default). */
+  rulesPath: string;
+  /** Sanctions list files (OFSI consolidated CSV or OFAC SDN CSV), comma separated on the command line. */
+  sanctionsPaths: string[];
+  /** AML shards (threads owning account state), and resident accounts per shard. */
+  amlShards: number;
+  amlCapacity: number;
+  /** How often the rules and sanctions files are checked for changes (hot reload). */
+  reloadPollMs: number;
 }
 
 export const DEFAULTS: ServiceConfig = {
@@ -34,11 +46,16 @@ export const DEFAULTS: ServiceConfig = {
   maxFutureMs: 5 * 60 * 1000,
   reference: {},
   shutdownDeadlineMs: 10_000,
+  rulesPath: DEFAULT_RULES_PATH,
+  sanctionsPaths: DEFAULT_SANCTIONS_PATHS,
+  amlShards: 2,
+  amlCapacity: 32768,
+  reloadPollMs: 2000,
 };
 
 type Source = Record<string, string | undefined>;
 
-const KEYS: [keyof ServiceConfig, string, 'string' | 'int'][] = [
+const KEYS: [keyof ServiceConfig, string, 'string' | 'int' | 'list'][] = [
   ['host', 'host', 'string'],
   ['port', 'port', 'int'],
   ['dataDir', 'data-dir', 'string'],
@@ -49,6 +66,11 @@ const KEYS: [keyof ServiceConfig, string, 'string' | 'int'][] = [
   ['maxFutureMs', 'max-future-ms', 'int'],
   ['ratesPath', 'rates', 'string'],
   ['shutdownDeadlineMs', 'shutdown-deadline-ms', 'int'],
+  ['rulesPath', 'rules', 'string'],
+  ['sanctionsPaths', 'sanctions', 'list'],
+  ['amlShards', 'aml-shards', 'int'],
+  ['amlCapacity', 'aml-capacity', 'int'],
+  ['reloadPollMs', 'reload-poll-ms', 'int'],
 ];
 
 const envName = (flag: string) => `SLUICE_${flag.toUpperCase().replace(/-/g, '_')}`;
@@ -85,6 +107,10 @@ export function resolveConfig(
       if (!/^\d+$/.test(raw))
         throw new SluiceError('CONFIG_INVALID', `${flag} must be a whole number, not '${raw}'`);
       (cfg as unknown as Record<string, unknown>)[key] = Number(raw);
+    } else if (type === 'list') {
+      const v =
+        Array.isArray(file[key]) && raw === String(file[key]) ? (file[key] as string[]) : raw.split(',');
+      (cfg as unknown as Record<string, unknown>)[key] = v.map((p) => p.trim()).filter(Boolean);
     } else {
       (cfg as unknown as Record<string, unknown>)[key] = raw;
     }
@@ -93,6 +119,12 @@ export function resolveConfig(
   if (cfg.port > 65535) throw new SluiceError('CONFIG_INVALID', 'port must be 0–65535');
   if (cfg.workers < 1 || cfg.workers > 64) throw new SluiceError('CONFIG_INVALID', 'workers must be 1–64');
   if (cfg.maxInflight < 1) throw new SluiceError('CONFIG_INVALID', 'max-inflight must be at least 1');
+  if (cfg.amlShards < 1 || cfg.amlShards > MAX_SHARDS) {
+    throw new SluiceError('CONFIG_INVALID', `aml-shards must be 1–${MAX_SHARDS}`);
+  }
+  if (cfg.amlCapacity < 1024 || cfg.amlCapacity > 4_194_304) {
+    throw new SluiceError('CONFIG_INVALID', 'aml-capacity must be 1,024–4,194,304 accounts');
+  }
   if (cfg.bodyLimitBytes < 1024 || cfg.bodyLimitBytes > 2 ** 30) {
     throw new SluiceError('CONFIG_INVALID', 'body-limit must be between 1 KiB and 1 GiB');
   }

@@ -25,6 +25,12 @@ export const ERRORS = {
   USAGE: { status: 400, message: 'Bad usage.' },
   FILE_UNREADABLE: { status: 400, message: 'The input file cannot be read.' },
   CONFIG_INVALID: { status: 500, message: 'The configuration is invalid.' },
+  SANCTIONS_LIST_INVALID: {
+    status: 500,
+    message: 'A sanctions list file could not be read or parsed, or holds no names.',
+  },
+  RULES_INVALID: { status: 500, message: 'The AML rules file is invalid; the rules in force are unchanged.' },
+  AML_STATE: { status: 500, message: 'The AML state could not be read or written.' },
 } as const;
 
 export type ErrorCode = keyof typeof ERRORS;

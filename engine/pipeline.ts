@@ -6,6 +6,8 @@
 import { randomUUID } from 'node:crypto';
 import os from 'node:os';
 import { Piscina } from 'piscina';
+import { rulesOf } from './aml/rule-names.ts';
+import type { AmlShards } from './aml/shards.ts';
 import { REASON } from './codes.ts';
 
 export type { BatchReply, IngestOutcome, Quality } from './commit.ts';
@@ -37,6 +39,8 @@ export interface PipelineOptions extends WorkerSettings {
   /** Requests admitted at once (parsing, validating or committing); beyond it, 429. */
   maxInflight?: number;
   now?: () => number;
+  /** AML scoring; without it rows score 0 (tests of the layers alone). */
+  aml?: AmlShards;
 }
 
 export interface IngestRequest {
@@ -84,6 +88,7 @@ export class Pipeline {
   private readonly splitBytes: number;
   private readonly threads: number;
   private readonly inline: (task: WorkTask) => WorkResult | WorkFailure;
+  private readonly aml: AmlShards | undefined;
 
   constructor(
     readonly store: Store,
@@ -98,10 +103,12 @@ export class Pipeline {
       maxFutureMs: opts.maxFutureMs,
       maxRows: opts.maxRows ?? ROW_BITS - 1,
       dataDir: store.dataDir,
+      rulesPath: opts.rulesPath,
     };
     this.inlineBytes = opts.inlineBytes ?? 16 * 1024;
     this.splitBytes = opts.splitBytes ?? Number.POSITIVE_INFINITY;
     this.threads = threads;
+    this.aml = opts.aml;
     this.inline = createWork(settings);
     this.pool = new Piscina({
       filename: new URL('./worker.ts', import.meta.url).href,
@@ -136,51 +143,73 @@ export class Pipeline {
   }
 
   private async work(task: WorkTask): Promise<WorkResult> {
+    task.rulesHash = this.aml?.rulesHash;
     if (task.body.byteLength <= this.inlineBytes) return unwrap(this.inline(task));
     return unwrap((await this.pool.run(task, { transferList: [task.body] })) as WorkResult | WorkFailure);
   }
 
-  /** POST /v1/batches: persist, validate, stage, aggregate; resolves once durable. */
+  /**
+   * POST /v1/batches: persist, validate, stage, aggregate; resolves once durable and scored (the
+   * reply counts the batch's alerts).
+   */
   async ingest(req: IngestRequest): Promise<IngestOutcome> {
     if (req.idempotencyKey) {
       const prior = this.store.idempotency.get(req.idempotencyKey) as { reply: BatchReply } | undefined;
-      if (prior) return { status: 200, reply: prior.reply };
+      if (prior) return this.repeat(prior.reply);
     }
     this.admit();
     try {
-      const meta: CommitMeta = {
-        batchId: randomUUID(),
-        receivedAt: this.now(),
-        format: req.format,
-        contentType: req.contentType,
-        idempotencyKey: req.idempotencyKey,
-        keyId: req.keyId,
-        client: req.client,
-      };
-      const body = ownBuffer(req.body);
-      const task: WorkTask = {
-        kind: 'ingest',
-        body,
-        format: req.format,
-        batchId: meta.batchId,
-        receivedAt: meta.receivedAt,
-      };
-      if (body.byteLength <= this.inlineBytes) {
-        return await commitDurably(this.store, meta, unwrap(this.inline(task)));
+      const outcome = await this.commitPath(req);
+      if (outcome.status === 200) return this.repeat(outcome.reply);
+      if (this.aml && outcome.seq !== undefined) {
+        this.aml.notify(outcome.seq);
+        outcome.reply.alerts = await this.aml.scored(outcome.seq);
       }
-      if (req.format === 'arrow' && body.byteLength >= this.splitBytes && this.threads >= 2) {
-        return await this.ingestSplit(task, meta);
-      }
-      // Large bodies are parsed, validated AND committed in a pool worker: the main thread only
-      // speaks HTTP, and nothing large crosses back to it.
-      const out = (await this.pool.run({ ...task, commit: meta }, { transferList: [body] })) as
-        | Committed
-        | WorkFailure;
-      if (!out.ok) throw new SluiceError(out.code, out.message);
-      return out.outcome;
+      return outcome;
     } finally {
       this.inflight--;
     }
+  }
+
+  /** An idempotent repeat: the first reply, with the alerts the shards found for that batch. */
+  private repeat(reply: BatchReply): IngestOutcome {
+    const rec = this.store.batches.get(reply.batch_id) as { aml_alerts?: Record<string, number> } | undefined;
+    const alerts = Object.values(rec?.aml_alerts ?? {}).reduce((a, b) => a + b, 0);
+    return { status: 200, reply: { ...reply, alerts } };
+  }
+
+  private async commitPath(req: IngestRequest): Promise<IngestOutcome> {
+    const meta: CommitMeta = {
+      batchId: randomUUID(),
+      receivedAt: this.now(),
+      format: req.format,
+      contentType: req.contentType,
+      idempotencyKey: req.idempotencyKey,
+      keyId: req.keyId,
+      client: req.client,
+    };
+    const body = ownBuffer(req.body);
+    const task: WorkTask = {
+      kind: 'ingest',
+      body,
+      format: req.format,
+      batchId: meta.batchId,
+      receivedAt: meta.receivedAt,
+      rulesHash: this.aml?.rulesHash,
+    };
+    if (body.byteLength <= this.inlineBytes) {
+      return await commitDurably(this.store, meta, unwrap(this.inline(task)));
+    }
+    if (req.format === 'arrow' && body.byteLength >= this.splitBytes && this.threads >= 2) {
+      return await this.ingestSplit(task, meta);
+    }
+    // Large bodies are parsed, validated AND committed in a pool worker: the main thread only
+    // speaks HTTP, and nothing large crosses back to it.
+    const out = (await this.pool.run({ ...task, commit: meta }, { transferList: [body] })) as
+      | Committed
+      | WorkFailure;
+    if (!out.ok) throw new SluiceError(out.code, out.message);
+    return out.outcome;
   }
 
   /**
@@ -230,6 +259,13 @@ export class Pipeline {
           reasons,
           aml: { score: 0, rules: [] },
         };
+      }
+      if (this.aml && res.aml) {
+        const scored = await this.aml.validate(res.aml);
+        for (let i = 0; i < res.received; i++) {
+          const r = scored.rules[i] as number;
+          (out[i] as RowVerdict).aml = { score: scored.score[i] as number, rules: r ? rulesOf(r) : [] };
+        }
       }
       return out;
     } finally {

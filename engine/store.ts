@@ -14,7 +14,10 @@
  *   quarantine   "batch_id:row" → QuarantineRecord
  *   gold         "d|day|cur|channel|dir", "a|day|account", "q|day" → aggregates
  *   silverFiles  relative path → SilverFile (the manifest of rolled Parquet files)
- *   meta         "seq" → last batch sequence number
+ *   meta         "seq" → last batch sequence number; "aml|…|shard" → AML shard markers
+ *   amlState     account key (8 bytes) → a shard's saved state slot (checkpoints and evictions)
+ *   amlOut       seq × 16 + shard → that shard's per-row scores of the batch, until rolled to silver
+ *   alerts       "event time|batch_id:row" → Alert
  */
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -109,6 +112,9 @@ export class Store {
   readonly gold: Database<unknown, string>;
   readonly silverFiles: Database<SilverFile, string>;
   readonly meta: Database<unknown, string>;
+  readonly amlState: Database<Uint8Array, Buffer>;
+  readonly amlOut: Database<unknown, number>;
+  readonly alerts: Database<unknown, string>;
 
   constructor(opts: StoreOptions) {
     this.dataDir = opts.dataDir;
@@ -131,6 +137,14 @@ export class Store {
     this.gold = this.env.openDB({ name: 'gold' });
     this.silverFiles = this.env.openDB({ name: 'silverFiles' });
     this.meta = this.env.openDB({ name: 'meta' });
+    this.amlState = this.env.openDB({
+      name: 'amlState',
+      keyEncoding: 'binary',
+      encoding: 'binary',
+      compression: true,
+    });
+    this.amlOut = this.env.openDB({ name: 'amlOut', keyEncoding: 'uint32' });
+    this.alerts = this.env.openDB({ name: 'alerts' });
   }
 
   /** The next batch sequence number; call inside the commit transaction. */

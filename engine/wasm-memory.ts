@@ -38,7 +38,7 @@ function compile(path: URL | string): WebAssembly.Module {
 
 export class WasmMemory {
   readonly exports: KernelExports;
-  private readonly base: number;
+  private base: number;
   private top: number;
 
   constructor(path: URL | string = DEFAULT_WASM_PATH) {
@@ -60,6 +60,18 @@ export class WasmMemory {
   /** Forgets every allocation. The loaded tables live in the module's statics, not here. */
   reset(): void {
     this.top = this.base;
+  }
+
+  /**
+   * Reserves `bytes` for the life of the instance (state that outlives a batch, such as an AML
+   * shard's arena): the bump region then starts above it. Only between batches.
+   */
+  reserve(bytes: number): number {
+    if (this.top !== this.base) throw new SluiceError('WASM_FAILURE', 'reserve() while a batch holds memory');
+    const ptr = this.alloc(bytes);
+    this.base = align(this.top, 8);
+    this.top = this.base;
+    return ptr;
   }
 
   /** Reserves `bytes` at an 8-byte aligned address, growing memory when needed. */

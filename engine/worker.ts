@@ -6,6 +6,9 @@
 import { createHash } from 'node:crypto';
 import { workerData } from 'node:worker_threads';
 import { type RecordBatch, Table, tableToIPC } from 'apache-arrow';
+import { concatInputs, inputFromVerdicts } from './aml/input.ts';
+import type { AmlInput } from './aml/kernel.ts';
+import { type AmlRules, DEFAULT_RULES_PATH, loadRules } from './aml/rules.ts';
 import { FIELDS, REASON, reasonsOf } from './codes.ts';
 import { columnsOf } from './columns.ts';
 import { type CommitMeta, commitDurably, type IngestOutcome } from './commit.ts';
@@ -22,7 +25,10 @@ export interface WorkerSettings {
   /** The data dir: a pool worker commits its batches to the store there. */
   dataDir?: string;
   reference?: Partial<ReferencePaths>;
+  /** A rates CSV instead of the rules file's rate table (tests). */
   ratesPath?: string;
+  /** The AML rules file: rates, the high-risk list and the round-amount step. */
+  rulesPath?: string;
   maxFutureMs?: number;
   maxRows?: number;
 }
@@ -39,6 +45,8 @@ export interface WorkTask {
   part?: { index: number; of: number };
   /** For `commit` tasks: the merged result of a split body. */
   result?: WorkResult;
+  /** The rules file's hash in force: a worker holding another reloads the file first. */
+  rulesHash?: string;
 }
 
 export interface Committed {
@@ -88,21 +96,33 @@ export interface WorkResult {
   latenessCount: number;
   /** Lateness (received − event time) of every row with a usable time, ascending: shares of a split body merge exactly. */
   latenessSorted: Float64Array;
+  /** For validate tasks: the rows' AML scoring inputs (scored by the shards, dry). */
+  aml?: AmlInput;
 }
 
 interface Engine {
   settings: WorkerSettings;
   validator: Validator;
+  rules: AmlRules;
   rates: RateTable;
 }
 
 function engineFor(settings: WorkerSettings): Engine {
   const kernels = new Kernels(loadReferenceData(settings.reference ?? {}));
+  const rules = loadRules(settings.rulesPath ?? DEFAULT_RULES_PATH);
   return {
     settings,
     validator: new Validator(kernels, { maxFutureMs: settings.maxFutureMs }),
-    rates: RateTable.load(settings.ratesPath),
+    rules,
+    rates: settings.ratesPath ? RateTable.load(settings.ratesPath) : RateTable.fromRules(rules.doc.rates),
   };
+}
+
+/** Picks up a rules file the service has reloaded (rates and lists may have changed). */
+function refreshRules(engine: Engine, hash: string | undefined): void {
+  if (!hash || hash === engine.rules.hash) return;
+  engine.rules = loadRules(engine.settings.rulesPath ?? DEFAULT_RULES_PATH);
+  if (!engine.settings.ratesPath) engine.rates = RateTable.fromRules(engine.rules.doc.rates);
 }
 
 /**
@@ -137,6 +157,7 @@ export default async function work(task: WorkTask): Promise<WorkResult | WorkFai
 
 function guarded(engine: Engine, task: WorkTask): WorkResult | WorkFailure {
   try {
+    refreshRules(engine, task.rulesHash);
     return run(engine, task);
   } catch (e) {
     // Errors cross the thread boundary as plain data: a cloned Error loses its code.
@@ -175,7 +196,7 @@ function channelId(col: Col, i: number): number {
   return (((((col.data[s] as number) & 31) << 4) | (len & 15)) << 1) | ((col.data[s + 2] as number) & 1);
 }
 
-function run({ settings, validator, rates }: Engine, task: WorkTask): WorkResult {
+function run({ settings, validator, rates, rules }: Engine, task: WorkTask): WorkResult {
   const bytes = new Uint8Array(task.body);
   // A split body is hashed once, by its first share.
   const sha256 = task.part && task.part.index > 0 ? '' : createHash('sha256').update(bytes).digest('hex');
@@ -215,10 +236,14 @@ function run({ settings, validator, rates }: Engine, task: WorkTask): WorkResult
   let latenessSum = 0;
   let missingRequired = 0;
   const seen = new Set<string>();
+  const amlParts: AmlInput[] = [];
   let offset = 0;
   for (const batch of batches) {
     const cols = columnsOf(batch);
     const v = validator.validateColumns(cols, seen);
+    if (task.kind === 'validate') {
+      amlParts.push(inputFromVerdicts(validator.kernels.memory, cols, v, rules, rates, true));
+    }
     const n = cols.numRows;
     const t = cols.text;
     const accountBytes = bufferOf(t.account_id);
@@ -339,5 +364,6 @@ function run({ settings, validator, rates }: Engine, task: WorkTask): WorkResult
     latenessSumMs: latenessSum,
     latenessCount,
     latenessSorted: late.slice(),
+    aml: task.kind === 'validate' ? concatInputs(amlParts) : undefined,
   };
 }

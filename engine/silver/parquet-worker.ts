@@ -19,13 +19,17 @@ import {
   type WriterProperties,
   WriterPropertiesBuilder,
 } from 'parquet-wasm';
+import { type AmlColumnsOfPart, withAmlColumns } from '../aml/silver-columns.ts';
 import { keptRanges } from './drop.ts';
 
 export interface WriteTask {
   /** Absolute path of the final file. */
   path: string;
-  /** The date's parts in file order; `drop` are row indices within the part to leave out. */
-  parts: { ipc: Uint8Array; drop?: number[] }[];
+  /**
+   * The date's parts in file order; `drop` are row indices within the part to leave out; `aml`
+   * the part's AML columns, joined in before writing.
+   */
+  parts: { ipc: Uint8Array; drop?: number[]; aml?: AmlColumnsOfPart }[];
 }
 
 export interface WriteResult {
@@ -159,7 +163,8 @@ export default async function writeSilverFile(task: WriteTask): Promise<WriteRes
       // One part per pull: only the part being encoded (and the open row group) sit in WASM memory.
       while (next < parts.length) {
         const part = parts[next++] as WriteTask['parts'][number];
-        const { batches, rows } = keptBatches(part.ipc, part.drop);
+        const ipc = part.aml ? withAmlColumns(part.ipc, part.aml) : part.ipc;
+        const { batches, rows } = keptBatches(ipc, part.drop);
         partRows.push(rows);
         if (batches.length === 0) continue;
         for (const b of batches) ctl.enqueue(b);

@@ -14,6 +14,14 @@
 import { readdir, unlink } from 'node:fs/promises';
 import { join, relative, sep } from 'node:path';
 import { Piscina } from 'piscina';
+import { checkpointedThrough } from '../aml/shards.ts';
+import {
+  type AmlColumnsOfPart,
+  loadPart,
+  mergeShardParts,
+  type StoredPartScores,
+} from '../aml/silver-columns.ts';
+import { amlKeys } from '../aml/store-keys.ts';
 import type { SilverFile, StagedSilver, Store } from '../store.ts';
 import { keptCount } from './drop.ts';
 import type { WriteResult, WriteTask } from './parquet-worker.ts';
@@ -29,6 +37,11 @@ export interface RollerOptions {
   onError?: (err: unknown) => void;
   /** Called after each roll that wrote or consumed something (for metrics and logs). */
   onRoll?: (result: RollResult & { ms: number }) => void;
+  /**
+   * AML shards scoring the staged batches: a batch is rolled only once every shard has
+   * checkpointed past it (so a replay can still read it), with the shards' scores joined in.
+   */
+  amlShards?: number;
 }
 
 export interface RollResult {
@@ -63,6 +76,7 @@ interface DatePart {
   ipc: Uint8Array;
   drop: number[] | undefined;
   kept: number;
+  aml?: AmlColumnsOfPart;
 }
 
 const DATE = /^\d{4}-\d{2}-\d{2}$/;
@@ -84,6 +98,7 @@ export class SilverRoller {
   private readonly store: Store;
   private readonly onError: (err: unknown) => void;
   private readonly onRoll: RollerOptions['onRoll'];
+  private readonly amlShards: number;
 
   /** Staged entries seen and not yet rolled, in the order first seen (so the first is the oldest). */
   private readonly tracked = new Map<number, Tracked>();
@@ -107,6 +122,7 @@ export class SilverRoller {
     this.intervalMs = opts.intervalMs ?? 1000;
     this.onError = opts.onError ?? ((err) => console.error('[silver roller]', err));
     this.onRoll = opts.onRoll;
+    this.amlShards = opts.amlShards ?? 0;
   }
 
   /** Rows staged but not yet in Parquet (duplicates that will be dropped are not counted). */
@@ -268,6 +284,11 @@ export class SilverRoller {
     // The oldest entries, by sequence number, up to about 2 × targetRows rows (at least one entry).
     let order = [...this.tracked.values()];
     if (this.outOfOrder) order.sort((a, b) => a.seq - b.seq);
+    if (this.amlShards > 0) {
+      const through = checkpointedThrough(this.store.meta, this.amlShards);
+      order = order.filter((t) => t.seq <= through);
+      if (order.length === 0) return none;
+    }
     const budget = 2 * this.targetRows;
     let taking = 0;
     let n = 0;
@@ -305,7 +326,8 @@ export class SilverRoller {
         const kept = keptCount(p.rows, drop);
         if (kept === 0) continue;
         const list = byDate.get(p.date) ?? [];
-        list.push({ seq: t.seq, batchId: value.batchId, ipc: p.ipc, drop, kept });
+        const aml = this.amlOf(t.seq, p.date, p.rows);
+        list.push({ seq: t.seq, batchId: value.batchId, ipc: p.ipc, drop, kept, ...(aml ? { aml } : {}) });
         byDate.set(p.date, list);
         read += p.ipc.byteLength;
       }
@@ -332,7 +354,11 @@ export class SilverRoller {
         for (const p of parts) {
           const ipc = transferable(p.ipc);
           transfer.add(ipc.buffer as ArrayBuffer);
-          task.parts.push(p.drop?.length ? { ipc, drop: p.drop } : { ipc });
+          task.parts.push({
+            ipc,
+            ...(p.drop?.length ? { drop: p.drop } : {}),
+            ...(p.aml ? { aml: p.aml } : {}),
+          });
         }
         const result = (await pool.run(task, { transferList: [...transfer] })) as WriteResult;
         written.push({ rel, date, parts, result });
@@ -383,6 +409,8 @@ export class SilverRoller {
       await store.env.transaction(() => {
         for (const f of files) store.silverFiles.put(f.path, f);
         for (const t of taken) store.staging.remove(t.seq);
+        for (const t of taken)
+          for (let k = 0; k < this.amlShards; k++) store.amlOut.remove(amlKeys(k).out(t.seq));
         for (const [batchId, entries] of lineage) {
           const rec = store.batches.get(batchId);
           if (!rec || typeof rec !== 'object') continue;
@@ -399,6 +427,18 @@ export class SilverRoller {
     const result: RollResult = { files, batches: taken.length, rows: files.reduce((a, f) => a + f.rows, 0) };
     this.onRoll?.({ ...result, ms: performance.now() - started });
     return result;
+  }
+
+  /** The shards' scores of one staged part, merged; undefined without AML. */
+  private amlOf(seq: number, date: string, rows: number): AmlColumnsOfPart | undefined {
+    if (this.amlShards === 0) return undefined;
+    const found: AmlColumnsOfPart[] = [];
+    for (let k = 0; k < this.amlShards; k++) {
+      const out = this.store.amlOut.get(amlKeys(k).out(seq)) as { parts: StoredPartScores[] } | undefined;
+      const part = out?.parts.find((p) => p.date === date);
+      if (part) found.push(loadPart(part));
+    }
+    return found.length ? mergeShardParts(found, rows) : undefined;
   }
 
   /** Best-effort removal of files written by a roll that did not commit (recover() is the backstop). */

@@ -5,6 +5,7 @@
 //! turns pointers into slices once and calls a safe kernel. The loaded tables live in statics that
 //! only these functions touch; WASM instances are single-threaded, one per worker.
 
+use crate::aml;
 use crate::column::{I64Col, StrCol};
 use crate::iban::{self, Registry};
 use crate::modulus::{self, ModulusTable};
@@ -168,4 +169,277 @@ pub unsafe extern "C" fn validate_batch(desc: usize, n: usize, now_ms: f64, max_
     let reg = &*core::ptr::addr_of!(REGISTRY);
     validate::validate_batch(&batch, &params, table, reg, &mut out);
     0
+}
+
+// ---------------------------------------------------------------------------------------------
+// AML scoring (`aml.rs`). The arena is JavaScript's: allocated once per shard outside the bump
+// region, described here by its address and slot count.
+
+static mut AML_ARENA: usize = 0;
+static mut AML_CAP: usize = 0;
+static mut AML_PARAMS: aml::Params = aml::Params::DEFAULT;
+
+unsafe fn aml_state<'a>() -> aml::State<'a> {
+    let (base, cap) = (AML_ARENA, AML_CAP);
+    let ic = aml::index_cap(cap);
+    let header = base;
+    let keys = header + aml::HEADER_WORDS * 8;
+    let slots_idx = keys + ic * 8;
+    let slots = slots_idx + ((ic + 1) / 2) * 8;
+    let free = slots + cap * aml::SLOT_WORDS * 8;
+    aml::State {
+        header: bytes_mut(header, aml::HEADER_WORDS),
+        index_keys: bytes_mut(keys, ic),
+        index_slots: bytes_mut(slots_idx, ic),
+        slots: bytes_mut(slots, cap * aml::SLOT_WORDS),
+        free: bytes_mut(free, cap),
+    }
+}
+
+#[no_mangle]
+pub extern "C" fn aml_arena_bytes(cap: usize) -> usize {
+    aml::arena_words(cap) * 8
+}
+
+#[no_mangle]
+pub extern "C" fn aml_slot_words() -> usize {
+    aml::SLOT_WORDS
+}
+
+#[no_mangle]
+pub extern "C" fn aml_detail_words() -> usize {
+    aml::DETAIL_WORDS
+}
+
+#[no_mangle]
+pub extern "C" fn aml_param_words() -> usize {
+    aml::PARAM_WORDS
+}
+
+/// Takes `cap` slots at `arena` (8-aligned, `aml_arena_bytes(cap)` long) and empties them.
+#[no_mangle]
+pub unsafe extern "C" fn aml_init(arena: usize, cap: usize) {
+    AML_ARENA = arena;
+    AML_CAP = cap;
+    aml_state().init();
+}
+
+/// Sets the rule parameters from `aml_param_words()` i64 words. Returns 0, or -1 if too short.
+#[no_mangle]
+pub unsafe extern "C" fn aml_set_params(ptr: usize, len: usize) -> i32 {
+    match aml::Params::from_words(bytes_mut::<i64>(ptr, len)) {
+        Some(p) => {
+            AML_PARAMS = p;
+            0
+        }
+        None => -1,
+    }
+}
+
+/// Account keys of a Utf8 column (one descriptor); 0 for a null or empty id.
+#[no_mangle]
+pub unsafe extern "C" fn aml_key_column(desc: usize, n: usize, out: usize) {
+    let col = str_col(slice::from_raw_parts(desc as *const u32, 4), n);
+    let out: &mut [u64] = bytes_mut(out, n);
+    for (i, o) in out.iter_mut().enumerate() {
+        *o = col.get_present(i).map_or(0, aml::account_key);
+    }
+}
+
+/// Row indices `order` (n) sorted by time, stably; `scratch` is n more u32.
+#[no_mangle]
+pub unsafe extern "C" fn aml_sort(ts: usize, n: usize, order: usize, scratch: usize) {
+    aml::sort_by_time(bytes_mut::<i64>(ts, n), bytes_mut(order, n), bytes_mut(scratch, n));
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn aml_prepare(
+    keys: usize,
+    ts: usize,
+    n: usize,
+    fresh: usize,
+    fresh_cap: usize,
+) -> i32 {
+    aml::prepare(&mut aml_state(), bytes_mut(keys, n), bytes_mut(ts, n), bytes_mut(fresh, fresh_cap)) as i32
+}
+
+/// Puts back `count` saved slots (whole slots, back to back). Returns how many went in.
+#[no_mangle]
+pub unsafe extern "C" fn aml_restore(words: usize, count: usize) -> i32 {
+    let all: &[u64] = bytes_mut(words, count * aml::SLOT_WORDS);
+    let mut st = aml_state();
+    let mut k = 0;
+    while k < count && st.restore(&all[k * aml::SLOT_WORDS..(k + 1) * aml::SLOT_WORDS]) {
+        k += 1;
+    }
+    k as i32
+}
+
+/// Scores rows. Descriptor (u32 words): key, ts, gbp, flags, n, order, order_len, score, rules,
+/// out_flags, detail, dry, undo, undo_words. Returns 0, or -1 when a slot was missing or the
+/// undo buffer too small.
+#[no_mangle]
+pub unsafe extern "C" fn aml_score(desc: usize) -> i32 {
+    let w = slice::from_raw_parts(desc as *const u32, 14);
+    let p = |k: usize| w[k] as usize;
+    let n = p(4);
+    let rows = aml::Rows {
+        key: bytes_mut(p(0), n),
+        ts: bytes_mut(p(1), n),
+        gbp: bytes_mut(p(2), n),
+        flags: bytes(p(3), n),
+    };
+    let order: &[u32] = bytes_mut(p(5), p(6));
+    let mut out = aml::Scores {
+        score: bytes_mut(p(7), n),
+        rules: bytes_mut(p(8), n),
+        out_flags: bytes_mut(p(9), n),
+        detail: bytes_mut(p(10), n * aml::DETAIL_WORDS),
+    };
+    if n > 0 && (rows.key.len() != n || out.detail.len() != n * aml::DETAIL_WORDS) {
+        return -1;
+    }
+    let params = *core::ptr::addr_of!(AML_PARAMS);
+    let ok = aml::score_rows(
+        &mut aml_state(),
+        &params,
+        &rows,
+        order,
+        &mut out,
+        p(11) != 0,
+        bytes_mut(p(12), p(13)),
+    );
+    if ok {
+        0
+    } else {
+        -1
+    }
+}
+
+/// Copies dirty slots (up to `cap` of them) to `out`, marking them clean. Returns the count.
+#[no_mangle]
+pub unsafe extern "C" fn aml_take_dirty(out: usize, cap: usize) -> usize {
+    aml_state().take_dirty(bytes_mut(out, cap * aml::SLOT_WORDS))
+}
+
+/// Evicts slots last touched before `cutoff`, copying dirty ones to `out` (room for `cap`
+/// slots). Returns the number copied; `aml_free_slots` tells how many were freed.
+#[no_mangle]
+pub unsafe extern "C" fn aml_evict(cutoff: f64, out: usize, cap: usize) -> usize {
+    aml_state().evict(cutoff as u64, bytes_mut(out, cap * aml::SLOT_WORDS)).1
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn aml_free_slots() -> usize {
+    aml_state().free_slots()
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn aml_min_touch() -> f64 {
+    aml_state().min_touch() as f64
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn aml_clock() -> f64 {
+    aml_state().clock() as f64
+}
+
+// ---------------------------------------------------------------------------------------------
+// Sanctions screening (`sanctions.rs`). The index lives in two arenas that JavaScript allocates
+// once per list (one `u32` arena, one byte arena: `sanctions_plan` sizes them) and keeps until the
+// list is replaced; screening writes only the arena's per-row stamps. No statics: an instance can
+// hold several lists.
+
+/// Sizes the arenas for `n` list names (`desc`: one Utf8 descriptor, 4 words). Writes two u32
+/// at `out`: the `u32` words and the bytes needed.
+#[no_mangle]
+pub unsafe extern "C" fn sanctions_plan(desc: usize, n: usize, out: usize) {
+    let names = str_col(slice::from_raw_parts(desc as *const u32, 4), n);
+    let plan = crate::sanctions::plan(&names, n);
+    let out: &mut [u32] = bytes_mut(out, 2);
+    out[0] = plan.words as u32;
+    out[1] = plan.bytes as u32;
+}
+
+/// Builds the index of `n` list names (entry `i` = name `i`) into the arenas. Returns the number
+/// of distinct tokens, or -1 when an arena is smaller than `sanctions_plan` said. When `stats` is
+/// not 0, writes five u32 there: names, distinct tokens, keys, single postings, pair postings.
+#[no_mangle]
+pub unsafe extern "C" fn sanctions_build(
+    desc: usize,
+    n: usize,
+    words: usize,
+    words_len: usize,
+    arena_bytes: usize,
+    arena_bytes_len: usize,
+    stats: usize,
+) -> i32 {
+    let names = str_col(slice::from_raw_parts(desc as *const u32, 4), n);
+    match crate::sanctions::build(
+        &names,
+        n,
+        bytes_mut(words, words_len),
+        bytes_mut(arena_bytes, arena_bytes_len),
+    ) {
+        Some(b) => {
+            if stats != 0 {
+                let s: &mut [u32] = bytes_mut(stats, 5);
+                s.copy_from_slice(&[
+                    b.names as u32,
+                    b.tokens as u32,
+                    b.keys as u32,
+                    b.postings as u32,
+                    b.pairs as u32,
+                ]);
+            }
+            b.tokens as i32
+        }
+        None => -1,
+    }
+}
+
+/// Screens `n` rows (`desc`: one Utf8 descriptor) against a built index. Writes per row the best
+/// similarity ×10,000 (u16 at `out_sim`) and the matched entry, or -1 below `threshold` (i32 at
+/// `out_entry`). Returns the number of rows matched, or -1 when the arenas hold no index.
+#[no_mangle]
+pub unsafe extern "C" fn sanctions_screen(
+    words: usize,
+    words_len: usize,
+    arena_bytes: usize,
+    arena_bytes_len: usize,
+    desc: usize,
+    n: usize,
+    threshold: f64,
+    out_sim: usize,
+    out_entry: usize,
+) -> i32 {
+    let rows = str_col(slice::from_raw_parts(desc as *const u32, 4), n);
+    let index =
+        crate::sanctions::Index::open(bytes_mut(words, words_len), bytes(arena_bytes, arena_bytes_len));
+    match index
+        .and_then(|mut ix| ix.screen(&rows, n, threshold, bytes_mut(out_sim, n), bytes_mut(out_entry, n)))
+    {
+        Some(m) => m as i32,
+        None => -1,
+    }
+}
+
+/// The normalised form of one name (tokens joined by single spaces) into `out` (room for `cap`
+/// bytes). Returns its length.
+#[no_mangle]
+pub unsafe extern "C" fn sanctions_normalise(ptr: usize, len: usize, out: usize, cap: usize) -> usize {
+    let mut name = crate::sanctions::Name::new();
+    name.parse(bytes(ptr, len));
+    name.write_joined(bytes_mut(out, cap))
+}
+
+/// The similarity of a list name and a row name (both raw UTF-8), 0 when they may not match.
+#[no_mangle]
+pub unsafe extern "C" fn sanctions_similarity(
+    list: usize,
+    list_len: usize,
+    row: usize,
+    row_len: usize,
+) -> f64 {
+    crate::sanctions::name_similarity(bytes(list, list_len), bytes(row, row_len))
 }

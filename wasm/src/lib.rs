@@ -5,11 +5,13 @@
 // Nothing here uses std: the wasm32 build fails if anything starts to.
 #![cfg_attr(target_arch = "wasm32", no_std)]
 
+pub mod aml;
 pub mod codes;
 pub mod column;
 pub mod fields;
 pub mod iban;
 pub mod modulus;
+pub mod sanctions;
 pub mod validate;
 
 #[cfg(target_arch = "wasm32")]

@@ -1,0 +1,305 @@
+/**
+ * One shard's AML state in its own WASM instance (wasm/src/aml.rs): the arena is reserved once,
+ * rows are copied in as columns, sorted by event time, made resident (restored from the store
+ * when they were evicted), scored, and the verdict columns copied out. No row is ever an object.
+ */
+
+import type { Utf8Column } from '../columns.ts';
+import { SluiceError } from '../errors.ts';
+import { WasmMemory } from '../wasm-memory.ts';
+
+/** Row flags (wasm/src/aml.rs). */
+export const F_CREDIT = 1;
+export const F_APPLY = 2;
+export const F_ROUND = 4;
+export const F_HIGH_RISK = 8;
+export const F_SANCTIONED = 16;
+/** Output flag: the row was later than the allowed lateness (not applied; flagged in silver). */
+export const OUT_LATE = 1;
+
+export const NO_TS = -(2n ** 63n);
+
+/** A batch's scoring inputs, as columns. */
+export interface AmlInput {
+  n: number;
+  /** Account key per row (`aml_key_column`), 0 when there is no account. */
+  key: BigUint64Array;
+  /** Event time, epoch ms; `NO_TS` when unusable. */
+  ts: BigInt64Array;
+  /** GBP-equivalent in pence, -1 when unknown. */
+  gbp: BigInt64Array;
+  flags: Uint8Array;
+  /** counterparty_name, for sanctions screening. */
+  names: Utf8Column | null;
+}
+
+export interface AmlOutput {
+  score: Uint8Array;
+  rules: Uint16Array;
+  flags: Uint8Array;
+  /** `detailWords` i64 per row: see wasm/src/aml.rs DETAIL_WORDS. */
+  detail: BigInt64Array;
+}
+
+/** Where evicted slots live between checkpoints and after: the shard's store. */
+export interface SlotStore {
+  /** The saved slot of an account key, or undefined if the account has no history. */
+  get(key: bigint): Uint8Array | undefined;
+  /** Slots evicted dirty: the store must keep them (they are newer than its copy). */
+  evicted(slots: Uint8Array, count: number): void;
+}
+
+interface AmlExports {
+  aml_arena_bytes(cap: number): number;
+  aml_slot_words(): number;
+  aml_detail_words(): number;
+  aml_param_words(): number;
+  aml_init(arena: number, cap: number): void;
+  aml_set_params(ptr: number, len: number): number;
+  aml_key_column(desc: number, n: number, out: number): void;
+  aml_sort(ts: number, n: number, order: number, scratch: number): void;
+  aml_prepare(keys: number, ts: number, n: number, fresh: number, freshCap: number): number;
+  aml_restore(words: number, count: number): number;
+  aml_score(desc: number): number;
+  aml_take_dirty(out: number, cap: number): number;
+  aml_evict(cutoff: number, out: number, cap: number): number;
+  aml_free_slots(): number;
+  aml_min_touch(): number;
+  aml_clock(): number;
+}
+
+const TRANSFER_SLOTS = 2048;
+
+/** Copies a Utf8 column into instance memory; returns the descriptor address (4 words). */
+export function putUtf8(m: WasmMemory, col: Utf8Column | null | undefined, n: number): number {
+  const desc = new Uint32Array(4);
+  if (col) {
+    desc[0] = m.copyIn(col.offsets.subarray(0, n + 1));
+    desc[1] = m.copyIn(col.data);
+    desc[2] = col.data.length;
+    desc[3] = col.validity ? m.copyIn(col.validity.subarray(0, (n + 7) >> 3)) : 0;
+  }
+  return m.copyIn(desc);
+}
+
+/** Account keys of an id column, computed in WASM (resets the instance's bump region). */
+export function accountKeys(m: WasmMemory, col: Utf8Column | null | undefined, n: number): BigUint64Array {
+  const x = m.exports as unknown as AmlExports;
+  m.reset();
+  const desc = putUtf8(m, col, n);
+  const out = m.alloc(8 * n);
+  x.aml_key_column(desc, n, out);
+  return new BigUint64Array(m.copyOut(out, 8 * n));
+}
+
+export class AmlKernel {
+  readonly memory: WasmMemory;
+  readonly slotBytes: number;
+  readonly detailWords: number;
+  private readonly x: AmlExports;
+
+  constructor(
+    readonly capacity = 32768,
+    memory = new WasmMemory(),
+  ) {
+    this.memory = memory;
+    this.x = memory.exports as unknown as AmlExports;
+    this.slotBytes = this.x.aml_slot_words() * 8;
+    this.detailWords = this.x.aml_detail_words();
+    const arena = memory.reserve(this.x.aml_arena_bytes(capacity));
+    this.x.aml_init(arena, capacity);
+  }
+
+  setParams(params: BigInt64Array): void {
+    const m = this.memory;
+    m.reset();
+    if (params.length !== this.x.aml_param_words()) {
+      throw new SluiceError('RULES_INVALID', `the kernel wants ${this.x.aml_param_words()} parameters`);
+    }
+    const p = m.copyIn(params);
+    if (this.x.aml_set_params(p, params.length) !== 0)
+      throw new SluiceError('WASM_FAILURE', 'aml_set_params');
+  }
+
+  get freeSlots(): number {
+    return this.x.aml_free_slots();
+  }
+
+  keys(col: Utf8Column | null | undefined, n: number): BigUint64Array {
+    return accountKeys(this.memory, col, n);
+  }
+
+  /**
+   * Scores `rows` (row indices, any order: they are sorted by event time here). With `dry`, the
+   * rows see each other but the state is left as it was. Rows not listed score 0.
+   */
+  score(input: AmlInput, rows: Uint32Array | null, store: SlotStore, dry: boolean): AmlOutput {
+    const n = input.n;
+    const out: AmlOutput = {
+      score: new Uint8Array(n),
+      rules: new Uint16Array(n),
+      flags: new Uint8Array(n),
+      detail: new BigInt64Array(n * this.detailWords),
+    };
+    if (n === 0) return out;
+    const order = this.sorted(input, rows);
+    // A batch with more accounts than fit at once is scored in slices, each made resident whole.
+    const slice = Math.max(1, Math.floor(this.capacity / 2));
+    for (let at = 0; at < order.length; at += slice) {
+      this.scoreSlice(input, order.subarray(at, at + slice), store, dry, out);
+    }
+    return out;
+  }
+
+  private sorted(input: AmlInput, rows: Uint32Array | null): Uint32Array {
+    const m = this.memory;
+    const n = input.n;
+    m.reset();
+    const ts = m.copyIn(input.ts);
+    const order = m.alloc(4 * n);
+    const view = m.u32(order, n);
+    for (let i = 0; i < n; i++) view[i] = i;
+    const scratch = m.alloc(4 * n);
+    this.x.aml_sort(ts, n, order, scratch);
+    const all = new Uint32Array(m.copyOut(order, 4 * n));
+    if (!rows) return all;
+    const keep = new Uint8Array(n);
+    for (const r of rows) keep[r] = 1;
+    return all.filter((r) => keep[r] === 1);
+  }
+
+  private scoreSlice(
+    input: AmlInput,
+    order: Uint32Array,
+    store: SlotStore,
+    dry: boolean,
+    out: AmlOutput,
+  ): void {
+    const m = this.memory;
+    const n = input.n;
+    const x = this.x;
+    // Only the slice's rows carry a key into the kernel; the others stay out of its state.
+    const key = new BigUint64Array(n);
+    for (const r of order) key[r] = input.key[r] as bigint;
+    this.makeResident(key, input.ts, store);
+    m.reset();
+    const pKey = m.copyIn(key);
+    const pTs = m.copyIn(input.ts);
+    const pGbp = m.copyIn(input.gbp);
+    const pFlags = m.copyIn(input.flags);
+    const pOrder = m.copyIn(order);
+    const pScore = m.alloc(n);
+    const pRules = m.alloc(2 * n);
+    const pOut = m.alloc(n);
+    const pDetail = m.alloc(8 * this.detailWords * n);
+    const undoSlots = dry ? Math.min(order.length, this.capacity) : 0;
+    const pUndo = dry ? m.alloc(undoSlots * this.slotBytes) : 0;
+    const desc = new Uint32Array([
+      pKey,
+      pTs,
+      pGbp,
+      pFlags,
+      n,
+      pOrder,
+      order.length,
+      pScore,
+      pRules,
+      pOut,
+      pDetail,
+      dry ? 1 : 0,
+      pUndo,
+      (undoSlots * this.slotBytes) / 8,
+    ]);
+    const pDesc = m.copyIn(desc);
+    if (x.aml_score(pDesc) !== 0) throw new SluiceError('AML_STATE', 'aml_score: a row had no resident slot');
+    const score = new Uint8Array(m.buffer, pScore, n);
+    const rules = new Uint16Array(m.buffer, pRules, n);
+    const flags = new Uint8Array(m.buffer, pOut, n);
+    const detail = new BigInt64Array(m.buffer, pDetail, this.detailWords * n);
+    const w = this.detailWords;
+    for (const r of order) {
+      out.score[r] = score[r] as number;
+      out.rules[r] = rules[r] as number;
+      out.flags[r] = flags[r] as number;
+      for (let k = 0; k < w; k++) out.detail[r * w + k] = detail[r * w + k] as bigint;
+    }
+  }
+
+  /** Gives every keyed row a resident slot: restores evicted accounts, evicting idle ones for room. */
+  private makeResident(key: BigUint64Array, ts: BigInt64Array, store: SlotStore): void {
+    const m = this.memory;
+    const x = this.x;
+    const n = key.length;
+    for (let attempt = 0; ; attempt++) {
+      m.reset();
+      const pKey = m.copyIn(key);
+      const pTs = m.copyIn(ts);
+      const pFresh = m.alloc(8 * n);
+      const rc = x.aml_prepare(pKey, pTs, n, pFresh, n);
+      const fresh = rc >= 0 ? rc : -1 - rc;
+      this.restore(new BigUint64Array(m.copyOut(pFresh, 8 * fresh)), store);
+      if (rc >= 0) return;
+      if (attempt > 64) throw new SluiceError('AML_STATE', 'no AML state slot could be freed');
+      this.evictIdle(store);
+    }
+  }
+
+  private restore(keys: BigUint64Array, store: SlotStore): void {
+    const m = this.memory;
+    const saved: Uint8Array[] = [];
+    for (const k of keys) {
+      const s = store.get(k);
+      if (s) saved.push(s);
+    }
+    for (let at = 0; at < saved.length; at += TRANSFER_SLOTS) {
+      const part = saved.slice(at, at + TRANSFER_SLOTS);
+      m.reset();
+      const p = m.alloc(part.length * this.slotBytes);
+      const view = new Uint8Array(m.buffer, p, part.length * this.slotBytes);
+      part.forEach((s, i) => {
+        view.set(s, i * this.slotBytes);
+      });
+      if (this.x.aml_restore(p, part.length) !== part.length) {
+        throw new SluiceError('AML_STATE', 'a saved AML state slot could not be restored');
+      }
+    }
+  }
+
+  /** Evicts the older half of the resident accounts (by last use); dirty ones go to the store. */
+  private evictIdle(store: SlotStore): void {
+    const m = this.memory;
+    const x = this.x;
+    const min = x.aml_min_touch();
+    const clock = x.aml_clock();
+    const cutoff = min + Math.max(1, Math.floor((clock - min) / 2));
+    const before = x.aml_free_slots();
+    for (;;) {
+      m.reset();
+      const p = m.alloc(TRANSFER_SLOTS * this.slotBytes);
+      const copied = x.aml_evict(cutoff, p, TRANSFER_SLOTS);
+      if (copied > 0) store.evicted(new Uint8Array(m.copyOut(p, copied * this.slotBytes)), copied);
+      if (copied < TRANSFER_SLOTS) break;
+    }
+    if (x.aml_free_slots() === before) {
+      throw new SluiceError('AML_STATE', 'every resident AML account is in use by this batch');
+    }
+  }
+
+  /** Every slot changed since the last call, marked clean: what a checkpoint writes. */
+  takeDirty(): { slots: Uint8Array; count: number }[] {
+    const m = this.memory;
+    const parts: { slots: Uint8Array; count: number }[] = [];
+    for (;;) {
+      m.reset();
+      const p = m.alloc(TRANSFER_SLOTS * this.slotBytes);
+      const count = this.x.aml_take_dirty(p, TRANSFER_SLOTS);
+      if (count > 0) parts.push({ slots: new Uint8Array(m.copyOut(p, count * this.slotBytes)), count });
+      if (count < TRANSFER_SLOTS) return parts;
+    }
+  }
+}
+
+/** The account key of a saved slot (its first word). */
+export function slotKey(slot: Uint8Array): bigint {
+  return new DataView(slot.buffer, slot.byteOffset, 8).getBigUint64(0, true);
+}

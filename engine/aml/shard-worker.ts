@@ -1,0 +1,272 @@
+/**
+ * One AML shard: a worker thread that owns the state of the accounts whose key falls in its
+ * shard, alone, so nothing is locked (DESIGN decision 4). It consumes committed batches in
+ * sequence order from silver staging, scores its rows, and writes the outputs (per-row scores for
+ * silver, alerts, alert counts) once per batch. Its state is checkpointed to LMDB every few
+ * seconds with the sequence number it reflects; after a crash the batches after the checkpoint
+ * are replayed from staging (which the roller keeps until every shard has checkpointed past
+ * them), so the state and every alert come out exactly as without the crash.
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import { tableFromIPC } from 'apache-arrow';
+import { RateTable } from '../rates.ts';
+import { Store } from '../store.ts';
+import { type AlertRecord, alertsOf, type PartScores } from './alerts.ts';
+import { AmlEngine, type NameScreen } from './engine.ts';
+import { inputFromSilver, rowsOfShard } from './input.ts';
+import { type SlotStore, slotKey } from './kernel.ts';
+import { type AmlRules, parseRules } from './rules.ts';
+import { SanctionsList } from './sanctions.ts';
+import { storePart } from './silver-columns.ts';
+import { amlKeys } from './store-keys.ts';
+
+export interface ShardSettings {
+  dataDir: string;
+  shard: number;
+  shards: number;
+  rulesText: string;
+  sanctionsPaths: string[];
+  capacity: number;
+  checkpointMs: number;
+  /** Dirty evicted slots held before a checkpoint is forced. */
+  maxPendingSlots: number;
+}
+
+export type ToShard =
+  | { type: 'tick'; seq: number }
+  | { type: 'rules'; rulesText: string }
+  | { type: 'sanctions' }
+  | { type: 'validate'; id: number; input: import('./kernel.ts').AmlInput }
+  | { type: 'checkpoint'; id: number }
+  | { type: 'stop'; id: number };
+
+export type FromShard =
+  | { type: 'ready'; shard: number; seq: number }
+  | { type: 'scored'; shard: number; seq: number; alerts: number }
+  | { type: 'validated'; id: number; score: Uint8Array; rules: Uint16Array }
+  | { type: 'done'; id: number }
+  | { type: 'sanctions'; shard: number; ok: boolean; size: number; error?: string; version: string }
+  | { type: 'failed'; shard: number; error: string };
+
+const s = workerData as ShardSettings;
+const port = parentPort as NonNullable<typeof parentPort>;
+const store = new Store({ dataDir: s.dataDir });
+const K = amlKeys(s.shard);
+
+let rules: AmlRules = parseRules(new TextEncoder().encode(s.rulesText), 'rules');
+let rates = RateTable.fromRules(rules.doc.rates);
+const sanctions = SanctionsList.load(s.sanctionsPaths);
+const engine = new AmlEngine(rules, sanctions.screen as unknown as NameScreen, s.capacity);
+const slotBytes = engine.kernel.slotBytes;
+
+/** Evicted slots newer than the store's copy, until the next checkpoint writes them. */
+const pending = new Map<bigint, Uint8Array>();
+const keyBuf = (k: bigint) => {
+  const b = Buffer.alloc(8);
+  b.writeBigUInt64LE(k);
+  return b;
+};
+
+const slots: SlotStore = {
+  get(key) {
+    const p = pending.get(key);
+    if (p) return p;
+    const v = store.amlState.get(keyBuf(key)) as Uint8Array | undefined;
+    return v ? Uint8Array.prototype.slice.call(v) : undefined;
+  },
+  evicted(buf, count) {
+    for (let k = 0; k < count; k++) {
+      const slot = buf.slice(k * slotBytes, (k + 1) * slotBytes);
+      pending.set(slotKey(slot), slot);
+    }
+  },
+};
+
+let processed = (store.meta.get(K.ckpt) as number | undefined) ?? 0;
+const done = (store.meta.get(K.done) as number | undefined) ?? 0;
+let outputsFrom = done + 1;
+let lastCheckpoint = Date.now();
+let chain: Promise<unknown> = Promise.resolve();
+
+function serial(fn: () => Promise<void> | void): Promise<void> {
+  const run = chain.then(fn);
+  chain = run.catch((e) =>
+    port.postMessage({ type: 'failed', shard: s.shard, error: String(e?.stack ?? e) }),
+  );
+  return run;
+}
+
+/** Scores one committed batch; writes its outputs unless a run before a crash already did. */
+async function scoreSeq(seq: number): Promise<void> {
+  const staged = store.staging.get(seq);
+  const parts: PartScores[] = [];
+  const alerts: AlertRecord[] = [];
+  if (staged) {
+    for (const part of staged.parts) {
+      const scores: PartScores = {
+        date: part.date,
+        rows: part.rows,
+        score: new Uint8Array(part.rows),
+        rules: new Uint16Array(part.rows),
+        flags: new Uint8Array(part.rows),
+      };
+      const drop = staged.drop?.[part.date] ?? [];
+      let base = 0; // drop positions count from the part's first row
+      for (const batch of tableFromIPC(part.ipc).batches) {
+        const m = batch.numRows;
+        const local = drop.filter((d) => d >= base && d < base + m).map((d) => d - base);
+        const input = inputFromSilver(engine.kernel.memory, batch, rules, rates, local);
+        const mine = rowsOfShard(input.key, s.shard, s.shards);
+        const out = engine.score(input, mine, slots, false);
+        scores.score.set(out.score, base);
+        scores.rules.set(out.rules, base);
+        scores.flags.set(out.flags, base);
+        alerts.push(...alertsOf(batch, mine, out, rules, engine.sanctions));
+        base += m;
+      }
+      parts.push(scores);
+    }
+  }
+  if (seq >= outputsFrom) {
+    await store.env.transaction(() => {
+      if (parts.length > 0) store.amlOut.put(K.out(seq), { parts: parts.map(storePart) });
+      for (const a of alerts) store.alerts.put(a.key, a.record);
+      if (staged && alerts.length > 0) {
+        const b = store.batches.get(staged.batchId) as Record<string, unknown> | undefined;
+        if (b) {
+          const by = {
+            ...((b.aml_alerts as Record<string, number> | undefined) ?? {}),
+            [s.shard]: alerts.length,
+          };
+          store.batches.put(staged.batchId, { ...b, aml_alerts: by });
+        }
+      }
+      for (const a of alerts) {
+        for (const r of a.record.rules) {
+          const gk = `al|${a.record.ts.slice(0, 10)}|${r.rule}`;
+          store.gold.put(gk, ((store.gold.get(gk) as number | undefined) ?? 0) + 1);
+        }
+      }
+      store.meta.put(K.done, seq);
+    });
+    outputsFrom = seq + 1;
+  }
+  processed = seq;
+  port.postMessage({ type: 'scored', shard: s.shard, seq, alerts: alerts.length } satisfies FromShard);
+}
+
+/** Writes every slot changed since the last checkpoint, and the sequence number they reflect. */
+async function checkpoint(): Promise<void> {
+  const dirty = engine.kernel.takeDirty();
+  const evicted = [...pending.values()];
+  const at = processed;
+  await store.env.transaction(() => {
+    for (const e of evicted) store.amlState.put(keyBuf(slotKey(e)), e);
+    for (const { slots: buf, count } of dirty) {
+      for (let k = 0; k < count; k++) {
+        const slot = buf.subarray(k * slotBytes, (k + 1) * slotBytes);
+        store.amlState.put(keyBuf(slotKey(slot)), slot);
+      }
+    }
+    store.meta.put(K.ckpt, at);
+    store.meta.put(K.ckptRules, rules.hash);
+    store.meta.put(`rules|${rules.hash}`, rulesText);
+  });
+  // Slots evicted while the transaction ran stay pending for the next one.
+  for (const e of evicted) if (pending.get(slotKey(e)) === e) pending.delete(slotKey(e));
+  lastCheckpoint = Date.now();
+}
+
+let rulesText = s.rulesText;
+
+/** Catches up with every batch committed after the last one processed. */
+async function catchUp(until: number): Promise<void> {
+  while (processed < until) {
+    await scoreSeq(processed + 1);
+    if (pending.size > s.maxPendingSlots) await checkpoint();
+  }
+  if (Date.now() - lastCheckpoint >= s.checkpointMs) await checkpoint();
+}
+
+async function recover(): Promise<void> {
+  // Replay with the rules the checkpoint was taken under: a rules change always checkpoints first,
+  // so no replay crosses one.
+  const ckptRules = store.meta.get(K.ckptRules) as string | undefined;
+  const current = rules;
+  if (ckptRules && ckptRules !== rules.hash) {
+    const text = store.meta.get(`rules|${ckptRules}`) as string | undefined;
+    if (text) {
+      rules = parseRules(new TextEncoder().encode(text), 'checkpointed rules');
+      engine.setRules(rules);
+    }
+  }
+  const latest = (store.meta.get('seq') as number | undefined) ?? 0;
+  await catchUp(latest);
+  if (rules !== current) {
+    await checkpoint();
+    rules = current;
+    rates = RateTable.fromRules(rules.doc.rates);
+    engine.setRules(rules);
+  }
+  await checkpoint();
+  port.postMessage({ type: 'ready', shard: s.shard, seq: processed } satisfies FromShard);
+}
+
+port.on('message', (msg: ToShard) => {
+  switch (msg.type) {
+    case 'tick':
+      void serial(() => catchUp(msg.seq));
+      break;
+    case 'rules':
+      void serial(async () => {
+        await checkpoint();
+        rules = parseRules(new TextEncoder().encode(msg.rulesText), 'rules');
+        rulesText = msg.rulesText;
+        rates = RateTable.fromRules(rules.doc.rates);
+        engine.setRules(rules);
+        await checkpoint();
+      });
+      break;
+    case 'sanctions':
+      void serial(() => {
+        const r = sanctions.reload();
+        engine.setSanctions(sanctions.screen as unknown as NameScreen);
+        port.postMessage({
+          type: 'sanctions',
+          shard: s.shard,
+          ok: r.ok,
+          size: sanctions.size,
+          error: r.ok ? undefined : String(r.error),
+          version: sanctions.version,
+        } satisfies FromShard);
+      });
+      break;
+    case 'validate':
+      void serial(() => {
+        const input = msg.input;
+        const mine = rowsOfShard(input.key, s.shard, s.shards);
+        const out = engine.score(input, mine, slots, true);
+        port.postMessage(
+          { type: 'validated', id: msg.id, score: out.score, rules: out.rules } satisfies FromShard,
+          [out.score.buffer as ArrayBuffer, out.rules.buffer as ArrayBuffer],
+        );
+      });
+      break;
+    case 'checkpoint':
+      void serial(async () => {
+        await checkpoint();
+        port.postMessage({ type: 'done', id: msg.id } satisfies FromShard);
+      });
+      break;
+    case 'stop':
+      void serial(async () => {
+        await catchUp((store.meta.get('seq') as number | undefined) ?? 0);
+        await checkpoint();
+        await store.close();
+        port.postMessage({ type: 'done', id: msg.id } satisfies FromShard);
+      });
+      break;
+  }
+});
+
+void serial(recover);

@@ -1,0 +1,132 @@
+/**
+ * Puts a batch's AML results into its staged silver rows: `aml_score`, `aml_rules` (rule names,
+ * comma separated) and `flags` (bit 0: later than the allowed lateness). Staging is written at
+ * commit, before the shards score; the roller joins the two when it writes Parquet.
+ */
+import {
+  type Data,
+  type DataType,
+  makeData,
+  RecordBatch,
+  Struct,
+  Table,
+  tableFromIPC,
+  tableToIPC,
+  Utf8,
+} from 'apache-arrow';
+import { rulesOf } from './rule-names.ts';
+
+/** One staged part's AML columns, by row within the part. */
+export interface AmlColumnsOfPart {
+  score: Uint8Array;
+  rules: Uint16Array;
+  flags: Uint8Array;
+}
+
+/** Silver `flags` bits. */
+export const SILVER_FLAG_LATE = 1;
+
+const enc = new TextEncoder();
+
+function rulesColumn(rules: Uint16Array, from: number, n: number): Data<Utf8> {
+  const memo = new Map<number, Uint8Array>();
+  const parts: Uint8Array[] = new Array(n);
+  const offsets = new Int32Array(n + 1);
+  let size = 0;
+  for (let k = 0; k < n; k++) {
+    const m = rules[from + k] as number;
+    let b = memo.get(m);
+    if (!b) {
+      b = enc.encode(rulesOf(m).join(','));
+      memo.set(m, b);
+    }
+    parts[k] = b;
+    size += b.length;
+    offsets[k + 1] = size;
+  }
+  const data = new Uint8Array(size);
+  for (let k = 0; k < n; k++) data.set(parts[k] as Uint8Array, offsets[k]);
+  return makeData({ type: new Utf8(), length: n, nullCount: 0, valueOffsets: offsets, data });
+}
+
+/** The part's IPC stream with its AML columns filled in. */
+export function withAmlColumns(ipc: Uint8Array, aml: AmlColumnsOfPart): Uint8Array {
+  const table = tableFromIPC(ipc);
+  const schema = table.schema;
+  const names = schema.fields.map((f) => f.name);
+  const at = {
+    flags: names.indexOf('flags'),
+    aml_score: names.indexOf('aml_score'),
+    aml_rules: names.indexOf('aml_rules'),
+  };
+  let base = 0;
+  const out = table.batches.map((batch) => {
+    const n = batch.numRows;
+    const children = batch.data.children.slice() as Data<DataType>[];
+    const score = Int32Array.from(aml.score.subarray(base, base + n));
+    const flags = Int32Array.from(aml.flags.subarray(base, base + n));
+    children[at.aml_score] = makeData({
+      type: schema.fields[at.aml_score]?.type,
+      length: n,
+      nullCount: 0,
+      data: score,
+    });
+    children[at.flags] = makeData({
+      type: schema.fields[at.flags]?.type,
+      length: n,
+      nullCount: 0,
+      data: flags,
+    });
+    children[at.aml_rules] = rulesColumn(aml.rules, base, n);
+    base += n;
+    const struct = makeData({ type: new Struct(schema.fields), length: n, nullCount: 0, children });
+    return new RecordBatch(schema, struct);
+  });
+  return tableToIPC(new Table(schema, out), 'stream');
+}
+
+/** Merges the shards' answers for one part: each row was scored by exactly one shard. */
+export function mergeShardParts(parts: AmlColumnsOfPart[], rows: number): AmlColumnsOfPart {
+  const score = new Uint8Array(rows);
+  const rules = new Uint16Array(rows);
+  const flags = new Uint8Array(rows);
+  for (const p of parts) {
+    for (let i = 0; i < rows; i++) {
+      score[i] = Math.max(score[i] as number, (p.score[i] as number) ?? 0);
+      rules[i] = (rules[i] as number) | ((p.rules[i] as number) ?? 0);
+      flags[i] = (flags[i] as number) | ((p.flags[i] as number) ?? 0);
+    }
+  }
+  return { score, rules, flags };
+}
+
+/** A part's scores as LMDB stores them: plain byte arrays (msgpack keeps those exactly). */
+export interface StoredPartScores {
+  date: string;
+  rows: number;
+  score: Uint8Array;
+  rules: Uint8Array;
+  flags: Uint8Array;
+}
+
+export function storePart(p: { date: string; rows: number } & AmlColumnsOfPart): StoredPartScores {
+  return {
+    date: p.date,
+    rows: p.rows,
+    score: p.score,
+    rules: new Uint8Array(p.rules.buffer, p.rules.byteOffset, p.rules.byteLength),
+    flags: p.flags,
+  };
+}
+
+export function loadPart(p: StoredPartScores): { date: string; rows: number } & AmlColumnsOfPart {
+  const rules = new Uint16Array(p.rows);
+  new Uint8Array(rules.buffer).set(p.rules.subarray(0, 2 * p.rows));
+  return {
+    date: p.date,
+    rows: p.rows,
+    score: Uint8Array.from(p.score),
+    rules,
+    flags: Uint8Array.from(p.flags),
+  };
+}

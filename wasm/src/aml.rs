@@ -1,0 +1,1055 @@
+//! Stateful AML scoring (CONTRACT §6, exact semantics in `docs/aml.md`): per-account windows in
+//! event time, Welford's running statistics, and the stateless amount rules.
+//!
+//! The state is an arena that JavaScript allocates once per shard: an open-addressing index from
+//! account key to slot, a fixed number of fixed-size slots, and a free list. No allocator runs;
+//! memory is bounded by the slot count, and idle slots are evicted (JS keeps them in LMDB) and
+//! restored on demand. Each shard owns its arena alone, so nothing here is shared or locked.
+
+/// Rows of history kept per account, and structuring-band rows kept apart from them.
+pub const RING: usize = 64;
+pub const BAND: usize = 8;
+
+// Slot layout, in u64 words.
+const W_KEY: usize = 0;
+const W_MAX_TS: usize = 1;
+const W_TOUCH: usize = 2;
+const W_N: usize = 3;
+const W_MEAN: usize = 4;
+const W_M2: usize = 5;
+/// Ring head (bits 0–7), ring length (8–15), band length (16–23), dirty (bit 32).
+const W_META: usize = 6;
+const W_EVENTS: usize = 8;
+const W_BAND: usize = W_EVENTS + 2 * RING;
+pub const SLOT_WORDS: usize = W_BAND + BAND;
+
+const DIRTY: u64 = 1 << 32;
+const EMPTY: u64 = 0;
+const NO_SLOT: u32 = u32::MAX;
+
+// Header words.
+const H_CAP: usize = 0;
+const H_FREE: usize = 1;
+const H_CLOCK: usize = 2;
+pub const HEADER_WORDS: usize = 4;
+
+// Row flags, set by the engine.
+pub const F_CREDIT: u8 = 1;
+/// The row changes state (an accepted row of an ingest); otherwise it is only scored.
+pub const F_APPLY: u8 = 2;
+/// The amount is a whole multiple of 1,000 major units of its own currency.
+pub const F_ROUND: u8 = 4;
+pub const F_HIGH_RISK: u8 = 8;
+pub const F_SANCTIONED: u8 = 16;
+
+// Rule bits, as `engine/aml/rule-names.ts`.
+pub const SANCTIONS_MATCH: u16 = 1 << 0;
+pub const STRUCTURING: u16 = 1 << 1;
+pub const RAPID_PASS_THROUGH: u16 = 1 << 2;
+pub const HIGH_RISK_COUNTRY: u16 = 1 << 3;
+pub const VELOCITY_AMOUNT: u16 = 1 << 4;
+pub const VELOCITY_COUNT: u16 = 1 << 5;
+pub const AMOUNT_ANOMALY: u16 = 1 << 6;
+pub const HIGH_VALUE: u16 = 1 << 7;
+pub const ROUND_AMOUNT: u16 = 1 << 8;
+pub const RULE_COUNT: usize = 9;
+
+/// Late-row flag in the output.
+pub const OUT_LATE: u8 = 1;
+
+/// Detail values per row (why each rule fired), i64 each:
+/// 0 window count, 1 window sum, 2 band count, 3 credit amount, 4 debits after it, 5 credit time,
+/// 6 mean (f64 bits), 7 sample variance (f64 bits).
+pub const DETAIL_WORDS: usize = 8;
+
+/// Rule parameters; amounts in GBP minor units, windows in milliseconds. Mirrored, word for word,
+/// in `engine/aml/params.ts`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Params {
+    pub weights: [i64; RULE_COUNT],
+    pub velocity_window_ms: i64,
+    pub velocity_count: i64,
+    pub velocity_amount: i64,
+    pub structuring_low: i64,
+    pub structuring_high: i64,
+    pub structuring_window_ms: i64,
+    pub structuring_count: i64,
+    pub pass_window_ms: i64,
+    pub pass_min_credit: i64,
+    pub pass_percent: i64,
+    pub anomaly_min_rows: i64,
+    pub anomaly_sigmas: f64,
+    pub high_value: i64,
+    pub round_min: i64,
+    pub lateness_ms: i64,
+}
+
+pub const PARAM_WORDS: usize = RULE_COUNT + 15;
+
+impl Params {
+    pub const DEFAULT: Params = Params {
+        weights: [100, 60, 50, 40, 40, 30, 30, 20, 10],
+        velocity_window_ms: 300_000,
+        velocity_count: 11,
+        velocity_amount: 5_000_000,
+        structuring_low: 900_000,
+        structuring_high: 1_000_000,
+        structuring_window_ms: 86_400_000,
+        structuring_count: 3,
+        pass_window_ms: 3_600_000,
+        pass_min_credit: 100_000,
+        pass_percent: 90,
+        anomaly_min_rows: 20,
+        anomaly_sigmas: 4.0,
+        high_value: 1_000_000,
+        round_min: 100_000,
+        lateness_ms: 3_600_000,
+    };
+
+    /// From the words the engine writes; the sigma count travels as f64 bits.
+    pub fn from_words(w: &[i64]) -> Option<Params> {
+        if w.len() < PARAM_WORDS {
+            return None;
+        }
+        let mut weights = [0i64; RULE_COUNT];
+        weights.copy_from_slice(&w[..RULE_COUNT]);
+        let r = &w[RULE_COUNT..];
+        Some(Params {
+            weights,
+            velocity_window_ms: r[0],
+            velocity_count: r[1],
+            velocity_amount: r[2],
+            structuring_low: r[3],
+            structuring_high: r[4],
+            structuring_window_ms: r[5],
+            structuring_count: r[6],
+            pass_window_ms: r[7],
+            pass_min_credit: r[8],
+            pass_percent: r[9],
+            anomaly_min_rows: r[10],
+            anomaly_sigmas: f64::from_bits(r[11] as u64),
+            high_value: r[12],
+            round_min: r[13],
+            lateness_ms: r[14],
+        })
+    }
+}
+
+/// One shard's state, as slices of the arena.
+pub struct State<'a> {
+    pub header: &'a mut [u64],
+    /// Open addressing, linear probing; a power of two, twice the slot count.
+    pub index_keys: &'a mut [u64],
+    pub index_slots: &'a mut [u32],
+    pub slots: &'a mut [u64],
+    pub free: &'a mut [u32],
+}
+
+/// Arena size in u64 words for `cap` slots: header, index keys, index slots (as u32 pairs),
+/// slots, free list (u32 pairs).
+pub fn arena_words(cap: usize) -> usize {
+    let ic = index_cap(cap);
+    HEADER_WORDS + ic + (ic + 1) / 2 + cap * SLOT_WORDS + (cap + 1) / 2
+}
+
+pub fn index_cap(cap: usize) -> usize {
+    (cap * 2).next_power_of_two()
+}
+
+/// The account key of an id: FNV-1a, finished with a splitmix round so that low bits (the index
+/// position and the shard) are well spread. Never 0, which marks an empty index entry.
+pub fn account_key(id: &[u8]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for &b in id {
+        h ^= b as u64;
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    h = (h ^ (h >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    h = (h ^ (h >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    h ^= h >> 31;
+    if h == EMPTY {
+        1
+    } else {
+        h
+    }
+}
+
+impl<'a> State<'a> {
+    /// Empties the state: every slot free.
+    pub fn init(&mut self) {
+        let cap = self.free.len();
+        self.header[H_CAP] = cap as u64;
+        self.header[H_FREE] = cap as u64;
+        self.header[H_CLOCK] = 0;
+        for k in self.index_keys.iter_mut() {
+            *k = EMPTY;
+        }
+        for (i, f) in self.free.iter_mut().enumerate() {
+            // Popped from the end, so slot 0 is used first.
+            *f = (cap - 1 - i) as u32;
+        }
+    }
+
+    pub fn free_slots(&self) -> usize {
+        self.header[H_FREE] as usize
+    }
+
+    pub fn resident(&self) -> usize {
+        self.free.len() - self.free_slots()
+    }
+
+    fn mask(&self) -> usize {
+        self.index_keys.len() - 1
+    }
+
+    pub fn find(&self, key: u64) -> Option<usize> {
+        let m = self.mask();
+        let mut p = key as usize & m;
+        loop {
+            let k = self.index_keys[p];
+            if k == EMPTY {
+                return None;
+            }
+            if k == key {
+                return Some(self.index_slots[p] as usize);
+            }
+            p = (p + 1) & m;
+        }
+    }
+
+    /// The slot of `key`, made empty and fresh when absent; `None` when no slot is free.
+    pub fn insert(&mut self, key: u64) -> Option<(usize, bool)> {
+        let m = self.mask();
+        let mut p = key as usize & m;
+        loop {
+            let k = self.index_keys[p];
+            if k == key {
+                return Some((self.index_slots[p] as usize, false));
+            }
+            if k == EMPTY {
+                break;
+            }
+            p = (p + 1) & m;
+        }
+        let free = self.header[H_FREE] as usize;
+        if free == 0 {
+            return None;
+        }
+        let slot = self.free[free - 1] as usize;
+        self.header[H_FREE] = (free - 1) as u64;
+        self.index_keys[p] = key;
+        self.index_slots[p] = slot as u32;
+        let s = self.slot_mut(slot);
+        for w in s.iter_mut() {
+            *w = 0;
+        }
+        s[W_KEY] = key;
+        s[W_MAX_TS] = i64::MIN as u64;
+        Some((slot, true))
+    }
+
+    /// Removes `key` (backward-shift deletion keeps every probe chain whole) and frees its slot.
+    pub fn remove(&mut self, key: u64) -> bool {
+        let m = self.mask();
+        let mut p = key as usize & m;
+        loop {
+            let k = self.index_keys[p];
+            if k == EMPTY {
+                return false;
+            }
+            if k == key {
+                break;
+            }
+            p = (p + 1) & m;
+        }
+        let slot = self.index_slots[p];
+        let mut hole = p;
+        let mut q = (p + 1) & m;
+        while self.index_keys[q] != EMPTY {
+            let home = self.index_keys[q] as usize & m;
+            // Move q into the hole when its home is not cyclically in (hole, q].
+            let between = if hole <= q { hole < home && home <= q } else { hole < home || home <= q };
+            if !between {
+                self.index_keys[hole] = self.index_keys[q];
+                self.index_slots[hole] = self.index_slots[q];
+                hole = q;
+            }
+            q = (q + 1) & m;
+        }
+        self.index_keys[hole] = EMPTY;
+        self.index_slots[hole] = NO_SLOT;
+        let free = self.header[H_FREE] as usize;
+        self.free[free] = slot;
+        self.header[H_FREE] = (free + 1) as u64;
+        true
+    }
+
+    pub fn slot(&self, i: usize) -> &[u64] {
+        &self.slots[i * SLOT_WORDS..(i + 1) * SLOT_WORDS]
+    }
+
+    pub fn slot_mut(&mut self, i: usize) -> &mut [u64] {
+        &mut self.slots[i * SLOT_WORDS..(i + 1) * SLOT_WORDS]
+    }
+
+    /// Overwrites the slot of `words[0]` (the key) with saved words, inserting it when absent.
+    /// The restored slot is clean: it equals what the store holds.
+    pub fn restore(&mut self, words: &[u64]) -> bool {
+        if words.len() != SLOT_WORDS || words[W_KEY] == EMPTY {
+            return false;
+        }
+        match self.insert(words[W_KEY]) {
+            Some((slot, _)) => {
+                let clock = self.header[H_CLOCK];
+                let s = self.slot_mut(slot);
+                s.copy_from_slice(words);
+                s[W_META] &= !DIRTY;
+                // Restored for the batch about to be scored: in use, so not evictable before it.
+                s[W_TOUCH] = clock + 1;
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Copies every dirty slot into `out` (whole slots) and marks it clean; stops when `out` is
+    /// full. Returns the number copied.
+    pub fn take_dirty(&mut self, out: &mut [u64]) -> usize {
+        let mut n = 0;
+        let cap = self.free.len();
+        for i in 0..cap {
+            if (n + 1) * SLOT_WORDS > out.len() {
+                break;
+            }
+            let s = &mut self.slots[i * SLOT_WORDS..(i + 1) * SLOT_WORDS];
+            if s[W_KEY] != EMPTY && s[W_META] & DIRTY != 0 {
+                s[W_META] &= !DIRTY;
+                out[n * SLOT_WORDS..(n + 1) * SLOT_WORDS].copy_from_slice(s);
+                n += 1;
+            }
+        }
+        n
+    }
+
+    /// Evicts resident slots last touched before `cutoff`. Dirty ones are copied to `out` first
+    /// (the engine keeps them until the next checkpoint); clean ones are already in the store.
+    /// Stops when `out` is full. Returns (evicted, copied).
+    pub fn evict(&mut self, cutoff: u64, out: &mut [u64]) -> (usize, usize) {
+        let (mut evicted, mut copied) = (0, 0);
+        let cap = self.free.len();
+        for i in 0..cap {
+            let (key, touch, dirty) = {
+                let s = self.slot(i);
+                (s[W_KEY], s[W_TOUCH], s[W_META] & DIRTY != 0)
+            };
+            if key == EMPTY || touch >= cutoff {
+                continue;
+            }
+            if dirty {
+                if (copied + 1) * SLOT_WORDS > out.len() {
+                    break;
+                }
+                out[copied * SLOT_WORDS..(copied + 1) * SLOT_WORDS].copy_from_slice(self.slot(i));
+                out[copied * SLOT_WORDS + W_META] &= !DIRTY;
+                copied += 1;
+            }
+            self.slot_mut(i)[W_KEY] = EMPTY;
+            self.remove(key);
+            evicted += 1;
+        }
+        (evicted, copied)
+    }
+
+    /// The oldest touch among resident slots (the clock when none).
+    pub fn min_touch(&self) -> u64 {
+        let mut min = self.header[H_CLOCK];
+        for i in 0..self.free.len() {
+            let s = self.slot(i);
+            if s[W_KEY] != EMPTY && s[W_TOUCH] < min {
+                min = s[W_TOUCH];
+            }
+        }
+        min
+    }
+
+    pub fn clock(&self) -> u64 {
+        self.header[H_CLOCK]
+    }
+}
+
+/// The rows of a batch, as the engine prepared them. `ts` is `i64::MIN` and `key` 0 where the
+/// row has no usable time or account; `gbp` is -1 where there is no GBP amount.
+pub struct Rows<'a> {
+    pub key: &'a [u64],
+    pub ts: &'a [i64],
+    pub gbp: &'a [i64],
+    pub flags: &'a [u8],
+}
+
+pub struct Scores<'a> {
+    pub score: &'a mut [u8],
+    pub rules: &'a mut [u16],
+    pub out_flags: &'a mut [u8],
+    pub detail: &'a mut [i64],
+}
+
+/// Sorts `order` (row indices) by (ts, row) with a bottom-up merge sort; `scratch` as long.
+pub fn sort_by_time(ts: &[i64], order: &mut [u32], scratch: &mut [u32]) {
+    let n = order.len();
+    let key = |i: u32| (ts.get(i as usize).copied().unwrap_or(i64::MIN), i);
+    let mut width = 1;
+    let mut in_order = true; // whether the current run data is in `order`
+    while width < n {
+        {
+            let (src, dst): (&[u32], &mut [u32]) =
+                if in_order { (&*order, &mut *scratch) } else { (&*scratch, &mut *order) };
+            let mut lo = 0;
+            while lo < n {
+                let mid = (lo + width).min(n);
+                let hi = (lo + 2 * width).min(n);
+                let (mut a, mut b, mut k) = (lo, mid, lo);
+                while a < mid && b < hi {
+                    if key(src[b]) < key(src[a]) {
+                        dst[k] = src[b];
+                        b += 1;
+                    } else {
+                        dst[k] = src[a];
+                        a += 1;
+                    }
+                    k += 1;
+                }
+                while a < mid {
+                    dst[k] = src[a];
+                    a += 1;
+                    k += 1;
+                }
+                while b < hi {
+                    dst[k] = src[b];
+                    b += 1;
+                    k += 1;
+                }
+                lo = hi;
+            }
+        }
+        in_order = !in_order;
+        width *= 2;
+    }
+    if !in_order {
+        order.copy_from_slice(&scratch[..n]);
+    }
+}
+
+fn meta(s: &[u64]) -> (usize, usize, usize) {
+    let m = s[W_META];
+    ((m & 0xff) as usize, ((m >> 8) & 0xff) as usize, ((m >> 16) & 0xff) as usize)
+}
+
+fn set_meta(s: &mut [u64], head: usize, len: usize, band: usize) {
+    s[W_META] = (head as u64) | ((len as u64) << 8) | ((band as u64) << 16) | DIRTY;
+}
+
+/// Event `j` (0 = oldest) of the ring: (ts, gbp amount or -1, credit).
+fn event(s: &[u64], head: usize, j: usize) -> (i64, i64, bool) {
+    let p = (head + j) & (RING - 1);
+    let packed = s[W_EVENTS + 2 * p + 1] as i64;
+    (s[W_EVENTS + 2 * p] as i64, packed >> 1, packed & 1 == 1)
+}
+
+fn put_event(s: &mut [u64], head: usize, j: usize, ev: (i64, i64, bool)) {
+    let p = (head + j) & (RING - 1);
+    s[W_EVENTS + 2 * p] = ev.0 as u64;
+    s[W_EVENTS + 2 * p + 1] = ((ev.1 << 1) | ev.2 as i64) as u64;
+}
+
+/// What the history says about a row at time `t` with amount `a`.
+struct Seen {
+    count: i64,
+    sum: i64,
+    band: i64,
+    pass: Option<(i64, i64, i64)>,
+}
+
+fn look_back(s: &[u64], p: &Params, t: i64, a: i64, debit: bool) -> Seen {
+    let (head, len, band_len) = meta(s);
+    let mut seen = Seen { count: 0, sum: 0, band: 0, pass: None };
+    // Newest first; rows after `t` (this row is late) are not yet "seen" as of its event time.
+    let mut debits = 0i64;
+    let mut j = len;
+    while j > 0 {
+        j -= 1;
+        let (ts, amt, credit) = event(s, head, j);
+        if ts > t {
+            continue;
+        }
+        let age = t - ts;
+        if age > p.velocity_window_ms && age > p.pass_window_ms {
+            break;
+        }
+        if age <= p.velocity_window_ms {
+            seen.count += 1;
+            if amt > 0 {
+                seen.sum += amt;
+            }
+        }
+        if age <= p.pass_window_ms && amt > 0 {
+            if !credit {
+                debits += amt;
+            } else if debit && seen.pass.is_none() && amt >= p.pass_min_credit && a > 0 {
+                // Debits since this credit were below the share before the row, and reach it with it.
+                let (before, after) = (debits * 100, (debits + a) * 100);
+                let need = amt * p.pass_percent;
+                if before < need && after >= need {
+                    seen.pass = Some((amt, debits + a, ts));
+                }
+            }
+        }
+    }
+    for b in 0..band_len {
+        let ts = s[W_BAND + b] as i64;
+        if ts <= t && t - ts <= p.structuring_window_ms {
+            seen.band += 1;
+        }
+    }
+    seen
+}
+
+/// Inserts a row into the account's history at its place in time, dropping the oldest when full.
+fn apply(s: &mut [u64], p: &Params, t: i64, a: i64, credit: bool) {
+    let (mut head, mut len, mut band_len) = meta(s);
+    if len == RING {
+        head = (head + 1) & (RING - 1);
+        len -= 1;
+    }
+    // Find the place from the newest end: rows arrive mostly in order.
+    let mut j = len;
+    while j > 0 && event(s, head, j - 1).0 > t {
+        let e = event(s, head, j - 1);
+        put_event(s, head, j, e);
+        j -= 1;
+    }
+    put_event(s, head, j, (t, a, credit));
+    len += 1;
+    if a >= p.structuring_low && a < p.structuring_high {
+        if band_len == BAND {
+            for b in 1..BAND {
+                s[W_BAND + b - 1] = s[W_BAND + b];
+            }
+            band_len -= 1;
+        }
+        let mut b = band_len;
+        while b > 0 && (s[W_BAND + b - 1] as i64) > t {
+            s[W_BAND + b] = s[W_BAND + b - 1];
+            b -= 1;
+        }
+        s[W_BAND + b] = t as u64;
+        band_len += 1;
+    }
+    if a >= 0 {
+        // Welford: one pass, numerically stable, and the same order gives the same bits.
+        let n = s[W_N] + 1;
+        let mean = f64::from_bits(s[W_MEAN]);
+        let m2 = f64::from_bits(s[W_M2]);
+        let x = a as f64;
+        let delta = x - mean;
+        let mean2 = mean + delta / n as f64;
+        s[W_N] = n;
+        s[W_MEAN] = mean2.to_bits();
+        s[W_M2] = (m2 + delta * (x - mean2)).to_bits();
+    }
+    if t > s[W_MAX_TS] as i64 {
+        s[W_MAX_TS] = t as u64;
+    }
+    set_meta(s, head, len, band_len);
+}
+
+/// Scores the rows of `order` (already in event-time order) and, for rows flagged `F_APPLY`,
+/// applies them. Every row with a key must have a resident slot (`prepare`). With `dry`, each
+/// touched slot is saved to `undo` first and put back at the end, so nothing changes.
+/// Returns false when a slot is missing or `undo` is too small.
+pub fn score_rows(
+    st: &mut State,
+    p: &Params,
+    rows: &Rows,
+    order: &[u32],
+    out: &mut Scores,
+    dry: bool,
+    undo: &mut [u64],
+) -> bool {
+    st.header[H_CLOCK] += 1;
+    let clock = st.header[H_CLOCK];
+    let mut saved = 0usize;
+    let mut ok = true;
+    for &ri in order {
+        let i = ri as usize;
+        let (key, t, a, f) = (rows.key[i], rows.ts[i], rows.gbp[i], rows.flags[i]);
+        let mut rules = 0u16;
+        let d = &mut out.detail[i * DETAIL_WORDS..(i + 1) * DETAIL_WORDS];
+        for w in d.iter_mut() {
+            *w = 0;
+        }
+        let mut oflags = 0u8;
+        if f & F_SANCTIONED != 0 {
+            rules |= SANCTIONS_MATCH;
+        }
+        if f & F_HIGH_RISK != 0 {
+            rules |= HIGH_RISK_COUNTRY;
+        }
+        if a >= p.high_value {
+            rules |= HIGH_VALUE;
+        }
+        if a >= p.round_min && f & F_ROUND != 0 {
+            rules |= ROUND_AMOUNT;
+        }
+        if key != EMPTY && t != i64::MIN {
+            let slot = match st.find(key) {
+                Some(s) => s,
+                None => {
+                    ok = false;
+                    continue;
+                }
+            };
+            let s = st.slot(slot);
+            let credit = f & F_CREDIT != 0;
+            let seen = look_back(s, p, t, a, !credit);
+            if seen.count + 1 >= p.velocity_count {
+                rules |= VELOCITY_COUNT;
+            }
+            let sum = seen.sum + if a > 0 { a } else { 0 };
+            if a >= 0 && sum > p.velocity_amount {
+                rules |= VELOCITY_AMOUNT;
+            }
+            if a >= p.structuring_low && a < p.structuring_high && seen.band + 1 >= p.structuring_count {
+                rules |= STRUCTURING;
+            }
+            if let Some((c, dsum, cts)) = seen.pass {
+                rules |= RAPID_PASS_THROUGH;
+                d[3] = c;
+                d[4] = dsum;
+                d[5] = cts;
+            }
+            let n = s[W_N] as i64;
+            let mean = f64::from_bits(s[W_MEAN]);
+            if n >= p.anomaly_min_rows && n >= 2 && a >= 0 {
+                let var = f64::from_bits(s[W_M2]) / (n - 1) as f64;
+                let dev = a as f64 - mean;
+                if dev > 0.0 && dev * dev > p.anomaly_sigmas * p.anomaly_sigmas * var {
+                    rules |= AMOUNT_ANOMALY;
+                }
+                d[6] = mean.to_bits() as i64;
+                d[7] = var.to_bits() as i64;
+            }
+            d[0] = seen.count + 1;
+            d[1] = sum;
+            d[2] = seen.band + 1;
+            let late =
+                (s[W_MAX_TS] as i64) != i64::MIN && t < (s[W_MAX_TS] as i64).saturating_sub(p.lateness_ms);
+            if late {
+                oflags |= OUT_LATE;
+            }
+            if f & F_APPLY != 0 && !late {
+                if dry && s[W_TOUCH] != clock | (1 << 63) {
+                    if (saved + 1) * SLOT_WORDS > undo.len() {
+                        ok = false;
+                        continue;
+                    }
+                    undo[saved * SLOT_WORDS..(saved + 1) * SLOT_WORDS].copy_from_slice(s);
+                    saved += 1;
+                }
+                let sm = st.slot_mut(slot);
+                apply(sm, p, t, a, credit);
+                // In a dry run the touch marks "saved in this call" and is put back with the slot.
+                sm[W_TOUCH] = if dry { clock | (1 << 63) } else { clock };
+            } else if !dry {
+                st.slot_mut(slot)[W_TOUCH] = clock;
+            }
+        }
+        let mut score = 0i64;
+        for (b, w) in p.weights.iter().enumerate() {
+            if rules & (1 << b) != 0 {
+                score += *w;
+            }
+        }
+        out.score[i] = score.clamp(0, 100) as u8;
+        out.rules[i] = rules;
+        out.out_flags[i] = oflags;
+    }
+    for k in 0..saved {
+        let words = &undo[k * SLOT_WORDS..(k + 1) * SLOT_WORDS];
+        if let Some(slot) = st.find(words[W_KEY]) {
+            st.slot_mut(slot).copy_from_slice(words);
+        }
+    }
+    ok
+}
+
+/// Makes a slot resident for every keyed row: an existing one, or a fresh empty one. Writes the
+/// keys of fresh slots to `fresh` (so the engine can fill them from the store) and returns their
+/// count `m`; when slots run out it returns `-1 - m` (the engine fills those `m`, evicts, and calls
+/// again: it resumes where it stopped).
+pub fn prepare(st: &mut State, keys: &[u64], ts: &[i64], fresh: &mut [u64]) -> i64 {
+    let mut m = 0;
+    let clock = st.header[H_CLOCK];
+    for (i, &key) in keys.iter().enumerate() {
+        if key == EMPTY || ts.get(i).copied().unwrap_or(i64::MIN) == i64::MIN {
+            continue;
+        }
+        match st.insert(key) {
+            Some((slot, is_new)) => {
+                if is_new {
+                    if m < fresh.len() {
+                        fresh[m] = key;
+                    }
+                    m += 1;
+                }
+                // Touched now, so an eviction before scoring cannot take it.
+                st.slot_mut(slot)[W_TOUCH] = clock + 1;
+            }
+            None => return -1 - m as i64,
+        }
+    }
+    m as i64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::vec;
+    use std::vec::Vec;
+
+    struct Arena {
+        header: Vec<u64>,
+        keys: Vec<u64>,
+        slots_idx: Vec<u32>,
+        slots: Vec<u64>,
+        free: Vec<u32>,
+    }
+
+    impl Arena {
+        fn new(cap: usize) -> Arena {
+            let ic = index_cap(cap);
+            let mut a = Arena {
+                header: vec![0; HEADER_WORDS],
+                keys: vec![0; ic],
+                slots_idx: vec![0; ic],
+                slots: vec![0; cap * SLOT_WORDS],
+                free: vec![0; cap],
+            };
+            a.state().init();
+            a
+        }
+        fn state(&mut self) -> State<'_> {
+            State {
+                header: &mut self.header,
+                index_keys: &mut self.keys,
+                index_slots: &mut self.slots_idx,
+                slots: &mut self.slots,
+                free: &mut self.free,
+            }
+        }
+    }
+
+    const MIN: i64 = 60_000;
+    const GBP: i64 = 100;
+
+    /// Scores rows (account, minute-ish ms, pounds in pence, credit) one call per row, applying.
+    struct Harness {
+        arena: Arena,
+        p: Params,
+    }
+
+    struct Row {
+        acct: u64,
+        ts: i64,
+        gbp: i64,
+        flags: u8,
+    }
+
+    fn row(acct: u64, ts: i64, gbp: i64, credit: bool) -> Row {
+        Row { acct, ts, gbp, flags: F_APPLY | if credit { F_CREDIT } else { 0 } }
+    }
+
+    impl Harness {
+        fn new() -> Harness {
+            Harness { arena: Arena::new(64), p: Params::DEFAULT }
+        }
+        fn run(&mut self, rows: &[Row], dry: bool) -> Vec<(u8, u16, u8, [i64; DETAIL_WORDS])> {
+            let n = rows.len();
+            let key: Vec<u64> = rows.iter().map(|r| r.acct).collect();
+            let ts: Vec<i64> = rows.iter().map(|r| r.ts).collect();
+            let gbp: Vec<i64> = rows.iter().map(|r| r.gbp).collect();
+            let flags: Vec<u8> = rows.iter().map(|r| r.flags).collect();
+            let mut order: Vec<u32> = (0..n as u32).collect();
+            let mut scratch = vec![0u32; n];
+            sort_by_time(&ts, &mut order, &mut scratch);
+            let mut fresh = vec![0u64; n];
+            let mut st = self.arena.state();
+            assert!(prepare(&mut st, &key, &ts, &mut fresh) >= 0);
+            let (mut score, mut rules, mut of, mut detail) =
+                (vec![0u8; n], vec![0u16; n], vec![0u8; n], vec![0i64; n * DETAIL_WORDS]);
+            let mut undo = vec![0u64; n * SLOT_WORDS];
+            let mut out =
+                Scores { score: &mut score, rules: &mut rules, out_flags: &mut of, detail: &mut detail };
+            assert!(score_rows(
+                &mut st,
+                &self.p,
+                &Rows { key: &key, ts: &ts, gbp: &gbp, flags: &flags },
+                &order,
+                &mut out,
+                dry,
+                &mut undo
+            ));
+            (0..n)
+                .map(|i| {
+                    let mut d = [0i64; DETAIL_WORDS];
+                    d.copy_from_slice(&detail[i * DETAIL_WORDS..(i + 1) * DETAIL_WORDS]);
+                    (score[i], rules[i], of[i], d)
+                })
+                .collect()
+        }
+        fn one(&mut self, r: Row) -> (u8, u16, u8, [i64; DETAIL_WORDS]) {
+            self.run(&[r], false)[0]
+        }
+    }
+
+    #[test]
+    fn velocity_count_fires_on_the_eleventh_row_in_five_minutes_not_the_tenth() {
+        let mut h = Harness::new();
+        for k in 0..10 {
+            let r = h.one(row(7, 1_000_000 + k * 20_000, 10 * GBP, false));
+            assert_eq!(r.1 & VELOCITY_COUNT, 0, "row {}", k + 1);
+        }
+        let r = h.one(row(7, 1_000_000 + 10 * 20_000, 10 * GBP, false));
+        assert_ne!(r.1 & VELOCITY_COUNT, 0);
+        assert_eq!(r.3[0], 11);
+        assert_eq!(r.0, 30);
+    }
+
+    #[test]
+    fn velocity_count_window_includes_exactly_five_minutes_back() {
+        let mut h = Harness::new();
+        for k in 0..10 {
+            h.one(row(7, k * 1000, GBP, false));
+        }
+        // The first row is exactly 5 min before: still in the window.
+        assert_ne!(h.one(row(7, 5 * MIN, GBP, false)).1 & VELOCITY_COUNT, 0);
+        let mut h = Harness::new();
+        for k in 0..10 {
+            h.one(row(7, k * 1000, GBP, false));
+        }
+        assert_eq!(h.one(row(7, 5 * MIN + 1, GBP, false)).1 & VELOCITY_COUNT, 0);
+    }
+
+    #[test]
+    fn velocity_amount_fires_when_the_window_sum_passes_fifty_thousand() {
+        let mut h = Harness::new();
+        assert_eq!(h.one(row(1, 0, 25_000 * GBP, true)).1 & VELOCITY_AMOUNT, 0);
+        assert_eq!(
+            h.one(row(1, MIN, 25_000 * GBP, false)).1 & VELOCITY_AMOUNT,
+            0,
+            "exactly 50,000 is not above"
+        );
+        let r = h.one(row(1, 2 * MIN, 1, false));
+        assert_ne!(r.1 & VELOCITY_AMOUNT, 0);
+        assert_eq!(r.3[1], 5_000_001);
+    }
+
+    #[test]
+    fn structuring_fires_from_the_third_band_row_in_a_day() {
+        let mut h = Harness::new();
+        assert_eq!(h.one(row(2, 0, 9_500 * GBP, true)).1 & STRUCTURING, 0);
+        assert_eq!(
+            h.one(row(2, 3_600_000, 899_999, true)).1 & STRUCTURING,
+            0,
+            "£8,999.99 is outside the band"
+        );
+        assert_eq!(h.one(row(2, 7_200_000, 9_999_99, true)).1 & STRUCTURING, 0, "second in band");
+        let r = h.one(row(2, 10_800_000, 900_000, true));
+        assert_ne!(r.1 & STRUCTURING, 0, "£9,000.00 is the third in band");
+        assert_eq!(r.3[2], 3);
+        // £10,000.00 is outside the band (and high value).
+        let r = h.one(row(2, 11_000_000, 1_000_000, true));
+        assert_eq!(r.1 & STRUCTURING, 0);
+        assert_ne!(r.1 & HIGH_VALUE, 0);
+        // A day later the early ones have left the window.
+        let mut h2 = Harness::new();
+        h2.one(row(3, 0, 950_000, true));
+        h2.one(row(3, 1000, 950_000, true));
+        assert_eq!(h2.one(row(3, 86_400_000 + 1, 950_000, true)).1 & STRUCTURING, 0);
+    }
+
+    #[test]
+    fn rapid_pass_through_fires_on_the_debit_that_crosses_ninety_percent_within_the_hour() {
+        let mut h = Harness::new();
+        h.one(row(4, 0, 10_000 * GBP, true));
+        assert_eq!(h.one(row(4, 10 * MIN, 5_000 * GBP, false)).1 & RAPID_PASS_THROUGH, 0);
+        let r = h.one(row(4, 59 * MIN, 4_000 * GBP, false));
+        assert_ne!(r.1 & RAPID_PASS_THROUGH, 0, "59 minutes: inside");
+        assert_eq!((r.3[3], r.3[4], r.3[5]), (1_000_000, 900_000, 0));
+        assert_eq!(
+            h.one(row(4, 59 * MIN + 1, 100, false)).1 & RAPID_PASS_THROUGH,
+            0,
+            "fires once, on the crossing"
+        );
+
+        let mut h = Harness::new();
+        h.one(row(4, 0, 10_000 * GBP, true));
+        h.one(row(4, 10 * MIN, 5_000 * GBP, false));
+        assert_eq!(
+            h.one(row(4, 61 * MIN, 4_000 * GBP, false)).1 & RAPID_PASS_THROUGH,
+            0,
+            "61 minutes: outside"
+        );
+
+        let mut h = Harness::new();
+        h.one(row(4, 0, 999 * GBP, true));
+        assert_eq!(h.one(row(4, MIN, 999 * GBP, false)).1 & RAPID_PASS_THROUGH, 0, "credit below £1,000");
+    }
+
+    #[test]
+    fn amount_anomaly_needs_twenty_earlier_rows_and_four_sigma() {
+        let mut h = Harness::new();
+        for k in 0..19 {
+            h.one(row(5, k * 3_600_000, (40 + (k % 3)) * GBP, false));
+        }
+        // 19 earlier rows: never an anomaly.
+        assert_eq!(h.one(row(5, 19 * 3_600_000, 5_000 * GBP, false)).1 & AMOUNT_ANOMALY, 0);
+        let mut h = Harness::new();
+        for k in 0..20 {
+            h.one(row(5, k * 3_600_000, (40 + (k % 3)) * GBP, false));
+        }
+        let r = h.one(row(5, 20 * 3_600_000, 5_000 * GBP, false));
+        assert_ne!(r.1 & AMOUNT_ANOMALY, 0);
+        let mean = f64::from_bits(r.3[6] as u64);
+        assert!((mean - 4095.0).abs() < 1.0, "{}", mean);
+        // Within 4 sigma: no.
+        let mut h = Harness::new();
+        for k in 0..20 {
+            h.one(row(5, k * 3_600_000, (40 + (k % 3)) * GBP, false));
+        }
+        assert_eq!(h.one(row(5, 20 * 3_600_000, 42 * GBP, false)).1 & AMOUNT_ANOMALY, 0);
+    }
+
+    #[test]
+    fn stateless_rules_and_the_score_cap() {
+        let mut h = Harness::new();
+        let r = h.one(Row {
+            acct: 9,
+            ts: 0,
+            gbp: 1_000_000,
+            flags: F_APPLY | F_ROUND | F_HIGH_RISK | F_SANCTIONED,
+        });
+        assert_eq!(r.1, SANCTIONS_MATCH | HIGH_RISK_COUNTRY | HIGH_VALUE | ROUND_AMOUNT);
+        assert_eq!(r.0, 100);
+        let r = h.one(Row { acct: 9, ts: 1, gbp: 99_999, flags: F_APPLY | F_ROUND });
+        assert_eq!(r.1 & ROUND_AMOUNT, 0, "round but below £1,000");
+    }
+
+    #[test]
+    fn late_rows_are_scored_as_of_their_event_time_and_too_late_rows_change_nothing() {
+        let mut h = Harness::new();
+        for k in 0..10 {
+            h.one(row(6, 10 * MIN + k * 1000, GBP, false));
+        }
+        // A row 30 min earlier sees none of those rows.
+        let r = h.one(row(6, 10 * MIN - 30 * MIN, GBP, false));
+        assert_eq!(r.1 & VELOCITY_COUNT, 0);
+        assert_eq!(r.2 & OUT_LATE, 0);
+        assert_eq!(r.3[0], 1);
+        // Two hours behind the account's latest row: flagged late, not applied.
+        let r = h.one(row(6, 10 * MIN - 2 * 3_600_000, GBP, false));
+        assert_ne!(r.2 & OUT_LATE, 0);
+        let n_before = h.arena.state().slot(0)[W_N];
+        assert_eq!(n_before, 11);
+    }
+
+    #[test]
+    fn rows_of_one_call_apply_in_event_time_order() {
+        let mut h = Harness::new();
+        let rows: Vec<Row> = (0..11).rev().map(|k| row(8, k * 1000, GBP, false)).collect();
+        let out = h.run(&rows, false);
+        // The newest row (first in input) is the 11th in time.
+        assert_ne!(out[0].1 & VELOCITY_COUNT, 0);
+        assert!(out[1..].iter().all(|r| r.1 & VELOCITY_COUNT == 0));
+    }
+
+    #[test]
+    fn a_dry_run_sees_its_own_rows_and_leaves_the_state_as_it_was() {
+        let mut h = Harness::new();
+        for k in 0..5 {
+            h.one(row(8, k * 1000, GBP, false));
+        }
+        // The touch word is bookkeeping for eviction, not state: compare everything else.
+        let state = |h: &Harness| -> Vec<u64> {
+            h.arena
+                .slots
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| i % SLOT_WORDS != W_TOUCH)
+                .map(|(_, w)| *w)
+                .collect()
+        };
+        let before = state(&h);
+        let rows: Vec<Row> = (5..11).map(|k| row(8, k * 1000, GBP, false)).collect();
+        let out = h.run(&rows, true);
+        assert_ne!(out[5].1 & VELOCITY_COUNT, 0, "the 11th, counting the dry rows before it");
+        assert!(state(&h) == before, "the dry run changed the state");
+    }
+
+    #[test]
+    fn eviction_and_restore_round_trip_the_state() {
+        let mut h = Harness::new();
+        for k in 0..10 {
+            h.one(row(11, k * 1000, GBP, false));
+        }
+        let mut dirty = vec![0u64; 64 * SLOT_WORDS];
+        let mut st = h.arena.state();
+        let clock = st.clock();
+        let (evicted, copied) = st.evict(clock + 1, &mut dirty);
+        assert_eq!((evicted, copied), (1, 1));
+        assert!(st.find(11).is_none());
+        assert!(st.restore(&dirty[..SLOT_WORDS]));
+        assert_ne!(h.one(row(11, 10_000, GBP, false)).1 & VELOCITY_COUNT, 0);
+    }
+
+    #[test]
+    fn index_survives_many_inserts_and_removes() {
+        let mut a = Arena::new(64);
+        let mut st = a.state();
+        for k in 1..=64u64 {
+            assert!(st.insert(k * 0x10001).is_some());
+        }
+        assert!(st.insert(999_999).is_none());
+        for k in (1..=64u64).step_by(2) {
+            assert!(st.remove(k * 0x10001));
+        }
+        for k in 1..=64u64 {
+            assert_eq!(st.find(k * 0x10001).is_some(), k % 2 == 0, "{}", k);
+        }
+        assert_eq!(st.free_slots(), 32);
+    }
+
+    #[test]
+    fn sort_by_time_is_stable() {
+        let ts = [5i64, 1, 5, i64::MIN, 1, 3];
+        let mut order: Vec<u32> = (0..6).collect();
+        let mut scratch = vec![0u32; 6];
+        sort_by_time(&ts, &mut order, &mut scratch);
+        assert_eq!(order, vec![3, 1, 4, 5, 0, 2]);
+    }
+
+    #[test]
+    fn account_keys_differ_and_are_never_zero() {
+        assert_ne!(account_key(b"A0000001"), account_key(b"A0000002"));
+        assert_ne!(account_key(b""), 0);
+    }
+
+    #[test]
+    fn ring_keeps_the_latest_rows_when_full() {
+        let mut h = Harness::new();
+        for k in 0..(RING as i64 + 10) {
+            h.one(row(12, k, GBP, false));
+        }
+        let r = h.one(row(12, 100, GBP, false));
+        assert_eq!(r.3[0], RING as i64 + 1, "count saturates at the ring size");
+    }
+}
