@@ -34,8 +34,8 @@ interface Row {
 let serial = 0;
 
 /** A fresh stream (state) per test; `send` scores one request's rows and returns their rules. */
-function stream(opts: { rulesPath?: string } = {}) {
-  const aml = LocalAml.open({ rulesPath: opts.rulesPath });
+function stream(opts: { rulesPath?: string; capacity?: number } = {}) {
+  const aml = LocalAml.open({ rulesPath: opts.rulesPath, capacity: opts.capacity });
   const seen = new Set<string>();
   return (rows: Row[]) => {
     const body = JSON.stringify(
@@ -257,6 +257,24 @@ describe('event-time order', () => {
     send([{ ts: at, amount: '9100.00' }]);
     one(send, { ts: at - 30 * MIN, amount: '9200.00' });
     expect(one(send, { ts: at + 1, amount: '9300.00' }).rules).toContain('STRUCTURING');
+  });
+});
+
+describe('bounded state', () => {
+  it('evicts idle accounts when full and restores them exactly when they come back', () => {
+    // 64 resident accounts at most; 600 accounts each send two band amounts, then a third.
+    const send = stream({ capacity: 64 });
+    const accounts = Array.from({ length: 600 }, (_, k) => `EV-${k}`);
+    for (const [round, amount] of [
+      [0, '9100.00'],
+      [1, '9200.00'],
+    ] as const) {
+      for (let at = 0; at < accounts.length; at += 50) {
+        send(accounts.slice(at, at + 50).map((a) => ({ ts: T0 + round * MIN, amount, account_id: a })));
+      }
+    }
+    const third = accounts.map((a) => one(send, { ts: T0 + 2 * MIN, amount: '9300.00', account_id: a }));
+    expect(third.every((o) => o.rules.includes('STRUCTURING'))).toBe(true);
   });
 });
 
