@@ -23,6 +23,10 @@ const COMMANDS: Record<string, { usage: string; load: () => Promise<Command> }> 
     usage: 'validate FILE [--format csv|ndjson|json|arrow|msgpack]',
     load: async () => (await import('./validate.ts')).validateCommand,
   },
+  'aml-eval': {
+    usage: 'aml-eval FILE --labels LABELS [--format F] [--rules FILE] [--sanctions FILE]… [--json]',
+    load: async () => (await import('./aml-eval.ts')).amlEvalCommand,
+  },
   generate: {
     usage:
       'generate --rows N [--seed S] [--format csv|ndjson|arrow] [--bad-share 0.02] [--days 30] --out FILE',

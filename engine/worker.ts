@@ -242,7 +242,7 @@ function run({ settings, validator, rates, rules }: Engine, task: WorkTask): Wor
     const cols = columnsOf(batch);
     const v = validator.validateColumns(cols, seen);
     if (task.kind === 'validate') {
-      amlParts.push(inputFromVerdicts(validator.kernels.memory, cols, v, rules, rates, true));
+      amlParts.push(inputFromVerdicts(validator.kernels.memory, cols, v, rules, true));
     }
     const n = cols.numRows;
     const t = cols.text;

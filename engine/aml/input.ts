@@ -1,130 +1,112 @@
 /**
  * Scoring inputs as columns, from the two places rows come from: a validated request (the
  * validate path and the CLI) and a staged silver record batch (the ingest path, where the GBP
- * amount and the counterparty country are already derived). Loops over typed arrays only: a
- * currency or a country is read as packed bytes, never as a string per row.
+ * amount and the counterparty country are already derived). GBP conversion and the round-amount
+ * and high-risk flags run in WASM (`aml_derive`): per-row BigInt arithmetic in JS cost more than
+ * all the rules together.
  */
 import type { Data, RecordBatch } from 'apache-arrow';
 import { FIELDS } from '../codes.ts';
 import type { ColumnSet, Utf8Column } from '../columns.ts';
-import type { RateTable } from '../rates.ts';
 import type { BatchVerdicts } from '../validator.ts';
 import type { WasmMemory } from '../wasm-memory.ts';
-import { type AmlInput, accountKeys, F_APPLY, F_CREDIT, F_HIGH_RISK, F_ROUND, NO_TS } from './kernel.ts';
+import { type AmlInput, accountKeys, F_APPLY, F_CREDIT, NO_TS, putUtf8 } from './kernel.ts';
 import type { AmlRules } from './rules.ts';
 
 const TS_FIELD = FIELDS.indexOf('ts');
 const AMOUNT_FIELD = FIELDS.indexOf('amount');
 const ACCOUNT_FIELD = FIELDS.indexOf('account_id');
 
-/** The 1,000-major-unit step in minor units per currency, memoised by the code's three bytes. */
-class RoundUnits {
-  private readonly memo = new Map<number, number>();
-  constructor(
-    private readonly rates: RateTable,
-    private readonly multiple: number,
-  ) {}
-  of(packed: number): number {
-    let u = this.memo.get(packed);
-    if (u === undefined) {
-      const code = String.fromCharCode((packed >> 16) & 255, (packed >> 8) & 255, packed & 255);
-      const mu = this.rates.minorUnits(code);
-      u = mu === undefined ? 0 : this.multiple * 10 ** mu;
-      this.memo.set(packed, u);
-    }
-    return u;
-  }
+interface DeriveExports {
+  aml_set_derive(rates: number, count: number, highRisk: number, roundMultiple: number): number;
+  aml_derive(desc: number, n: number): void;
 }
 
-function packed3(col: Utf8Column | undefined | null, i: number): number {
-  if (!col) return 0;
-  const s = col.offsets[i] as number;
-  if ((col.offsets[i + 1] as number) - s !== 3) return 0;
-  return ((col.data[s] as number) << 16) | ((col.data[s + 1] as number) << 8) | (col.data[s + 2] as number);
+/** Which rules each instance's derive tables hold. */
+const loaded = new WeakMap<WasmMemory, string>();
+
+/** Loads the rules' rate table and lists into an instance (once per rules version). */
+export function loadDerive(mem: WasmMemory, rules: AmlRules): void {
+  if (loaded.get(mem) === rules.hash) return;
+  const entries = Object.entries(rules.doc.rates.gbp_per_unit);
+  const words = new BigInt64Array(entries.length * 3);
+  entries.forEach(([code, r], k) => {
+    const [whole, frac = ''] = r.rate.split('.');
+    // GBP minor = minor × rate × 100 / 10^minor_units, with rate = digits / 10^frac.
+    words[3 * k] = BigInt((code.charCodeAt(0) << 16) | (code.charCodeAt(1) << 8) | code.charCodeAt(2));
+    words[3 * k + 1] = BigInt(`${whole}${frac}`) * 100n;
+    words[3 * k + 2] = 10n ** BigInt(frac.length + r.minor_units);
+  });
+  mem.reset();
+  const pr = mem.copyIn(words);
+  const ph = mem.copyIn(rules.highRisk);
+  const x = mem.exports as unknown as DeriveExports;
+  const rc = x.aml_set_derive(pr, entries.length, ph, rules.roundMultiple);
+  if (rc < 0) throw new Error(`rates: ${entries[-1 - rc]?.[0]} is not an ISO 4217 code`);
+  loaded.set(mem, rules.hash);
 }
 
-function firstByte(col: Utf8Column | undefined | null, i: number): number {
-  if (!col) return 0;
-  const s = col.offsets[i] as number;
-  return s < (col.offsets[i + 1] as number) ? (col.data[s] as number) : 0;
+function derive(
+  mem: WasmMemory,
+  amount: BigInt64Array,
+  currency: Utf8Column | null | undefined,
+  country: Uint8Array,
+  gbp: BigInt64Array,
+  computeGbp: boolean,
+  flags: Uint8Array,
+): void {
+  const n = flags.length;
+  mem.reset();
+  const pAmount = mem.copyIn(amount.subarray(0, n));
+  const pCur = putUtf8(mem, currency, n);
+  const curWords = new Uint32Array(mem.buffer, pCur, 4).slice();
+  const pCountry = mem.copyIn(country.subarray(0, 2 * n));
+  const pGbp = mem.copyIn(gbp);
+  const pFlags = mem.copyIn(flags);
+  const desc = mem.copyIn(
+    new Uint32Array([pAmount, ...curWords, pCountry, computeGbp ? 1 : 0, pGbp, pFlags]),
+  );
+  (mem.exports as unknown as DeriveExports).aml_derive(desc, n);
+  if (computeGbp) gbp.set(new BigInt64Array(mem.buffer, pGbp, n));
+  flags.set(new Uint8Array(mem.buffer, pFlags, n));
 }
 
-function countryIndex(a: number, b: number): number {
-  return a >= 65 && a <= 90 && b >= 65 && b <= 90 ? (a - 65) * 26 + (b - 65) : -1;
-}
-
-interface FlagSources {
-  n: number;
-  amountMinor: BigInt64Array;
-  currency: Utf8Column | undefined | null;
-  direction: Utf8Column | undefined | null;
-  /** The counterparty country of row i as two ASCII bytes. */
-  country(i: number): [number, number];
-  gbp: BigInt64Array;
-}
-
-function deriveFlags(src: FlagSources, rules: AmlRules, units: RoundUnits, flags: Uint8Array): void {
-  for (let i = 0; i < src.n; i++) {
-    let f = flags[i] as number;
-    if (firstByte(src.direction, i) === 99 /* c */) f |= F_CREDIT;
-    const [a, b] = src.country(i);
-    const c = countryIndex(a, b);
-    if (c >= 0 && rules.highRisk[c] === 1) f |= F_HIGH_RISK;
-    const unit = units.of(packed3(src.currency, i));
-    // Amounts are at most 10^11 minor units: exact as doubles.
-    if (unit > 0 && (src.gbp[i] as bigint) >= 0n && Number(src.amountMinor[i]) % unit === 0) f |= F_ROUND;
-    flags[i] = f;
+function creditFlags(direction: Utf8Column | null | undefined, flags: Uint8Array): void {
+  if (!direction) return;
+  const { offsets, data } = direction;
+  for (let i = 0; i < flags.length; i++) {
+    const s = offsets[i] as number;
+    if (s < (offsets[i + 1] as number) && data[s] === 99 /* c */) flags[i] = (flags[i] as number) | F_CREDIT;
   }
 }
 
 /**
- * Inputs for a validated request: every row that parsed is scored; none is applied (the validate
- * path and the CLI pass `apply` for rows the caller wants to carry into the state).
+ * Inputs for a validated request: every row that parsed is scored; with `apply`, valid rows are
+ * applied (the CLI's stream, or a validate request's dry run, which puts the state back).
  */
 export function inputFromVerdicts(
   mem: WasmMemory,
   cols: ColumnSet,
   v: BatchVerdicts,
   rules: AmlRules,
-  rates: RateTable,
   apply: boolean,
 ): AmlInput {
   const n = cols.numRows;
+  loadDerive(mem, rules);
   const key = accountKeys(mem, cols.text.account_id, n);
-  const ts = new BigInt64Array(n);
-  const gbp = new BigInt64Array(n).fill(-1n);
+  const ts = v.tsMs.slice(0, n);
+  const gbp = new BigInt64Array(n);
   const flags = new Uint8Array(n);
-  const currency = cols.text.currency;
-  const units = new RoundUnits(rates, rules.roundMultiple);
-  const codeMemo = new Map<number, string>();
+  creditFlags(cols.text.direction, flags);
+  derive(mem, v.amountMinor, cols.text.currency, v.counterpartyCountry, gbp, true, flags);
+  const codes = v.fieldCodes;
   for (let i = 0; i < n; i++) {
-    if (v.fieldCodes[ACCOUNT_FIELD * n + i] !== 0) key[i] = 0n;
-    ts[i] = v.fieldCodes[TS_FIELD * n + i] === 0 ? (v.tsMs[i] as bigint) : NO_TS;
-    if (v.fieldCodes[AMOUNT_FIELD * n + i] === 0) {
-      const p = packed3(currency, i);
-      let code = codeMemo.get(p);
-      if (code === undefined) {
-        code = String.fromCharCode((p >> 16) & 255, (p >> 8) & 255, p & 255);
-        codeMemo.set(p, code);
-      }
-      const g = rates.toGbpMinor(v.amountMinor[i] as bigint, code);
-      if (g !== null) gbp[i] = g;
-    }
-    if (apply && v.mask[i] === 0) flags[i] = F_APPLY;
+    // Unusable fields: a BigInt write only for the (rare) bad rows.
+    if (codes[ACCOUNT_FIELD * n + i] !== 0) key[i] = 0n;
+    if (codes[TS_FIELD * n + i] !== 0) ts[i] = NO_TS;
+    if (codes[AMOUNT_FIELD * n + i] !== 0) gbp[i] = -1n;
+    if (apply && v.mask[i] === 0) flags[i] = (flags[i] as number) | F_APPLY;
   }
-  deriveFlags(
-    {
-      n,
-      amountMinor: v.amountMinor,
-      currency,
-      direction: cols.text.direction,
-      country: (i) => [v.counterpartyCountry[2 * i] as number, v.counterpartyCountry[2 * i + 1] as number],
-      gbp,
-    },
-    rules,
-    units,
-    flags,
-  );
   return { n, key, ts, gbp, flags, names: cols.text.counterparty_name ?? null };
 }
 
@@ -150,10 +132,6 @@ function int64Of(batch: RecordBatch, name: string): { values: BigInt64Array; val
   };
 }
 
-function valid(bitmap: Uint8Array | null, i: number): boolean {
-  return !bitmap || ((bitmap[i >> 3] as number) & (1 << (i & 7))) !== 0;
-}
-
 /**
  * Inputs for a staged silver part: its rows are accepted, so each is applied, except positions
  * dropped at commit (duplicates found then).
@@ -162,53 +140,48 @@ export function inputFromSilver(
   mem: WasmMemory,
   batch: RecordBatch,
   rules: AmlRules,
-  rates: RateTable,
   dropped: readonly number[] | undefined,
 ): AmlInput {
   const n = batch.numRows;
-  const account = utf8Of(batch, 'account_id');
-  const key = accountKeys(mem, account, n);
+  loadDerive(mem, rules);
+  const key = accountKeys(mem, utf8Of(batch, 'account_id'), n);
   const ts = int64Of(batch, 'ts').values.slice();
   const g = int64Of(batch, 'amount_gbp_minor');
-  const gbp = new BigInt64Array(n);
-  for (let i = 0; i < n; i++) gbp[i] = valid(g.validity, i) ? (g.values[i] as bigint) : -1n;
+  const gbp = g.values.slice();
+  if (g.validity) {
+    for (let i = 0; i < n; i++) if ((((g.validity[i >> 3] as number) >> (i & 7)) & 1) === 0) gbp[i] = -1n;
+  }
   const flags = new Uint8Array(n).fill(F_APPLY);
   for (const d of dropped ?? []) {
     flags[d] = 0;
     key[d] = 0n;
   }
-  const country = utf8Of(batch, 'counterparty_country');
-  deriveFlags(
-    {
-      n,
-      amountMinor: int64Of(batch, 'amount_minor').values,
-      currency: utf8Of(batch, 'currency'),
-      direction: utf8Of(batch, 'direction'),
-      country: (i) => {
-        if (!country || !valid(country.validity, i)) return [0, 0];
-        const s = country.offsets[i] as number;
-        return (country.offsets[i + 1] as number) - s === 2
-          ? [country.data[s] as number, country.data[s + 1] as number]
-          : [0, 0];
-      },
-      gbp,
-    },
-    rules,
-    new RoundUnits(rates, rules.roundMultiple),
-    flags,
-  );
+  creditFlags(utf8Of(batch, 'direction'), flags);
+  const country = new Uint8Array(2 * n);
+  const cc = utf8Of(batch, 'counterparty_country');
+  if (cc) {
+    for (let i = 0; i < n; i++) {
+      const s = cc.offsets[i] as number;
+      if ((cc.offsets[i + 1] as number) - s === 2) {
+        country[2 * i] = cc.data[s] as number;
+        country[2 * i + 1] = cc.data[s + 1] as number;
+      }
+    }
+  }
+  derive(mem, int64Of(batch, 'amount_minor').values, utf8Of(batch, 'currency'), country, gbp, false, flags);
   return { n, key, ts, gbp, flags, names: utf8Of(batch, 'counterparty_name') };
 }
 
 /** Account keys whose low word falls in `shard` of `shards`: the rows this shard owns. */
 export function rowsOfShard(key: BigUint64Array, shard: number, shards: number): Uint32Array {
   const low = new Uint32Array(key.buffer, key.byteOffset, key.length * 2);
-  const out: number[] = [];
+  const out = new Uint32Array(key.length);
+  let m = 0;
   for (let i = 0; i < key.length; i++) {
     const lo = low[2 * i] as number;
-    if ((lo | (low[2 * i + 1] as number)) !== 0 && lo % shards === shard) out.push(i);
+    if ((lo | (low[2 * i + 1] as number)) !== 0 && lo % shards === shard) out[m++] = i;
   }
-  return Uint32Array.from(out);
+  return out.slice(0, m);
 }
 
 /** One input from several record batches' inputs, rows in order. */
@@ -219,13 +192,9 @@ export function concatInputs(parts: AmlInput[]): AmlInput {
   const ts = new BigInt64Array(n);
   const gbp = new BigInt64Array(n);
   const flags = new Uint8Array(n);
-  const size = parts.reduce(
-    (a, p) => a + (p.names ? (p.names.offsets[p.n] as number) - (p.names.offsets[0] as number) : 0),
-    0,
-  );
   const offsets = new Int32Array(n + 1);
-  const data = new Uint8Array(size);
   const validity = new Uint8Array((n + 7) >> 3);
+  const chunks: Uint8Array[] = [];
   let at = 0;
   let bytes = 0;
   for (const p of parts) {
@@ -233,13 +202,13 @@ export function concatInputs(parts: AmlInput[]): AmlInput {
     ts.set(p.ts, at);
     gbp.set(p.gbp, at);
     flags.set(p.flags, at);
+    const c = p.names;
     for (let i = 0; i < p.n; i++) {
-      const c = p.names;
       const present = !!c && (!c.validity || ((c.validity[i >> 3] as number) & (1 << (i & 7))) !== 0);
       if (c && present) {
         const s = c.offsets[i] as number;
         const e = c.offsets[i + 1] as number;
-        data.set(c.data.subarray(s, e), bytes);
+        chunks.push(c.data.subarray(s, e));
         bytes += e - s;
         validity[(at + i) >> 3] = (validity[(at + i) >> 3] as number) | (1 << ((at + i) & 7));
       }
@@ -247,12 +216,11 @@ export function concatInputs(parts: AmlInput[]): AmlInput {
     }
     at += p.n;
   }
-  return {
-    n,
-    key,
-    ts,
-    gbp,
-    flags,
-    names: { kind: 'utf8', offsets, data: data.subarray(0, bytes), validity },
-  };
+  const data = new Uint8Array(bytes);
+  let w = 0;
+  for (const c of chunks) {
+    data.set(c, w);
+    w += c.length;
+  }
+  return { n, key, ts, gbp, flags, names: { kind: 'utf8', offsets, data, validity } };
 }

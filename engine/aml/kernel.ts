@@ -130,8 +130,9 @@ export class AmlKernel {
   }
 
   /**
-   * Scores `rows` (row indices, any order: they are sorted by event time here). With `dry`, the
-   * rows see each other but the state is left as it was. Rows not listed score 0.
+   * Scores `rows` (row indices, any order: they are sorted by event time here), or
+   * every row when null. With `dry`, the rows see each other but the state is left as it was.
+   * Rows not listed score 0.
    */
   score(input: AmlInput, rows: Uint32Array | null, store: SlotStore, dry: boolean): AmlOutput {
     const n = input.n;
@@ -142,86 +143,120 @@ export class AmlKernel {
       detail: new BigInt64Array(n * this.detailWords),
     };
     if (n === 0) return out;
-    const order = this.sorted(input, rows);
-    // A batch with more accounts than fit at once is scored in slices, each made resident whole.
+    // Only the listed rows carry a key into the kernel; the others stay out of its state.
+    const keep = rows ? new Uint8Array(n) : null;
+    if (rows && keep) for (const r of rows) keep[r] = 1;
+    const key = keep ? keysOf(input.key, keep) : input.key;
+    const m = this.memory;
+    m.reset();
+    const p = {
+      key: m.copyIn(key),
+      ts: m.copyIn(input.ts),
+      gbp: m.copyIn(input.gbp),
+      flags: m.copyIn(input.flags),
+      order: m.alloc(4 * n),
+    };
+    const scratch = m.alloc(4 * n);
+    this.x.aml_sort(p.ts, n, p.order, scratch);
+    // A copy, not a view: memory may grow below (and a view of the old buffer reads as empty).
+    let order = new Uint32Array(m.buffer, p.order, n).slice();
+    if (keep) {
+      order = order.filter((r) => keep[r] === 1);
+      new Uint32Array(m.buffer, p.order, order.length).set(order);
+    }
     const slice = Math.max(1, Math.floor(this.capacity / 2));
-    for (let at = 0; at < order.length; at += slice) {
-      this.scoreSlice(input, order.subarray(at, at + slice), store, dry, out);
+    if (order.length <= slice && this.prepareInPlace(p.key, p.ts, n, store)) {
+      // The common case: one pass over memory that already holds the batch.
+      this.run(p, n, order.length, dry, out, null);
+      return out;
+    }
+    // More accounts than fit at once, or evictions needed: slices, each made resident whole.
+    const all = order;
+    for (let at = 0; at < all.length; at += slice) {
+      const part = all.subarray(at, at + slice);
+      const mine = new Uint8Array(n);
+      for (const r of part) mine[r] = 1;
+      const sliceKey = keysOf(key, mine);
+      this.makeResident(sliceKey, input.ts, store);
+      m.reset();
+      const q = {
+        key: m.copyIn(sliceKey),
+        ts: m.copyIn(input.ts),
+        gbp: m.copyIn(input.gbp),
+        flags: m.copyIn(input.flags),
+        order: m.copyIn(part),
+      };
+      this.run(q, n, part.length, dry, out, part);
     }
     return out;
   }
 
-  private sorted(input: AmlInput, rows: Uint32Array | null): Uint32Array {
+  /** Makes the batch's accounts resident without leaving memory; false when eviction is needed. */
+  private prepareInPlace(pKey: number, pTs: number, n: number, store: SlotStore): boolean {
     const m = this.memory;
-    const n = input.n;
-    m.reset();
-    const ts = m.copyIn(input.ts);
-    const order = m.alloc(4 * n);
-    const view = m.u32(order, n);
-    for (let i = 0; i < n; i++) view[i] = i;
-    const scratch = m.alloc(4 * n);
-    this.x.aml_sort(ts, n, order, scratch);
-    const all = new Uint32Array(m.copyOut(order, 4 * n));
-    if (!rows) return all;
-    const keep = new Uint8Array(n);
-    for (const r of rows) keep[r] = 1;
-    return all.filter((r) => keep[r] === 1);
+    const pFresh = m.alloc(8 * n);
+    const rc = this.x.aml_prepare(pKey, pTs, n, pFresh, n);
+    const fresh = rc >= 0 ? rc : -1 - rc;
+    this.restore(new BigUint64Array(m.copyOut(pFresh, 8 * fresh)), store, false);
+    return rc >= 0;
   }
 
-  private scoreSlice(
-    input: AmlInput,
-    order: Uint32Array,
-    store: SlotStore,
+  /** Scores `count` rows of the order at `p.order`; copies the results of `rows` (all when null). */
+  private run(
+    p: { key: number; ts: number; gbp: number; flags: number; order: number },
+    n: number,
+    count: number,
     dry: boolean,
     out: AmlOutput,
+    rows: Uint32Array | null,
   ): void {
     const m = this.memory;
-    const n = input.n;
-    const x = this.x;
-    // Only the slice's rows carry a key into the kernel; the others stay out of its state.
-    const key = new BigUint64Array(n);
-    for (const r of order) key[r] = input.key[r] as bigint;
-    this.makeResident(key, input.ts, store);
-    m.reset();
-    const pKey = m.copyIn(key);
-    const pTs = m.copyIn(input.ts);
-    const pGbp = m.copyIn(input.gbp);
-    const pFlags = m.copyIn(input.flags);
-    const pOrder = m.copyIn(order);
-    const pScore = m.alloc(n);
-    const pRules = m.alloc(2 * n);
-    const pOut = m.alloc(n);
-    const pDetail = m.alloc(8 * this.detailWords * n);
-    const undoSlots = dry ? Math.min(order.length, this.capacity) : 0;
+    const w = this.detailWords;
+    // Outputs start zeroed: rows outside the order score 0, so a whole batch copies out in bulk.
+    const outBytes = 8 * w * n + 2 * n + n + n;
+    const pDetail = m.alloc(outBytes);
+    new Uint8Array(m.buffer, pDetail, outBytes).fill(0);
+    const pRules = pDetail + 8 * w * n;
+    const pScore = pRules + 2 * n;
+    const pFlagsOut = pScore + n;
+    const undoSlots = dry ? Math.min(count, this.capacity) : 0;
     const pUndo = dry ? m.alloc(undoSlots * this.slotBytes) : 0;
     const desc = new Uint32Array([
-      pKey,
-      pTs,
-      pGbp,
-      pFlags,
+      p.key,
+      p.ts,
+      p.gbp,
+      p.flags,
       n,
-      pOrder,
-      order.length,
+      p.order,
+      count,
       pScore,
       pRules,
-      pOut,
+      pFlagsOut,
       pDetail,
       dry ? 1 : 0,
       pUndo,
       (undoSlots * this.slotBytes) / 8,
     ]);
     const pDesc = m.copyIn(desc);
-    if (x.aml_score(pDesc) !== 0) throw new SluiceError('AML_STATE', 'aml_score: a row had no resident slot');
+    if (this.x.aml_score(pDesc) !== 0)
+      throw new SluiceError('AML_STATE', 'aml_score: a row had no resident slot');
     const score = new Uint8Array(m.buffer, pScore, n);
     const rules = new Uint16Array(m.buffer, pRules, n);
-    const flags = new Uint8Array(m.buffer, pOut, n);
-    const detail = new BigInt64Array(m.buffer, pDetail, this.detailWords * n);
-    const w = this.detailWords;
-    for (const r of order) {
+    const flags = new Uint8Array(m.buffer, pFlagsOut, n);
+    const detail = new Uint32Array(m.buffer, pDetail, 2 * w * n);
+    if (!rows) {
+      out.score.set(score);
+      out.rules.set(rules);
+      out.flags.set(flags);
+      new Uint32Array(out.detail.buffer).set(detail);
+      return;
+    }
+    const outDetail = new Uint32Array(out.detail.buffer);
+    for (const r of rows) {
       out.score[r] = score[r] as number;
       out.rules[r] = rules[r] as number;
       out.flags[r] = flags[r] as number;
-      for (let k = 0; k < w; k++) out.detail[r * w + k] = detail[r * w + k] as bigint;
+      for (let k = 2 * w * r; k < 2 * w * (r + 1); k++) outDetail[k] = detail[k] as number;
     }
   }
 
@@ -244,7 +279,7 @@ export class AmlKernel {
     }
   }
 
-  private restore(keys: BigUint64Array, store: SlotStore): void {
+  private restore(keys: BigUint64Array, store: SlotStore, reset = true): void {
     const m = this.memory;
     const saved: Uint8Array[] = [];
     for (const k of keys) {
@@ -253,7 +288,7 @@ export class AmlKernel {
     }
     for (let at = 0; at < saved.length; at += TRANSFER_SLOTS) {
       const part = saved.slice(at, at + TRANSFER_SLOTS);
-      m.reset();
+      if (reset) m.reset();
       const p = m.alloc(part.length * this.slotBytes);
       const view = new Uint8Array(m.buffer, p, part.length * this.slotBytes);
       part.forEach((s, i) => {
@@ -297,6 +332,20 @@ export class AmlKernel {
       if (count < TRANSFER_SLOTS) return parts;
     }
   }
+}
+
+/** The keys of the rows marked in `keep`, 0 elsewhere (copied as word pairs: no BigInt per row). */
+function keysOf(key: BigUint64Array, keep: Uint8Array): BigUint64Array {
+  const out = new BigUint64Array(key.length);
+  const from = new Uint32Array(key.buffer, key.byteOffset, 2 * key.length);
+  const to = new Uint32Array(out.buffer);
+  for (let r = 0; r < keep.length; r++) {
+    if (keep[r] === 1) {
+      to[2 * r] = from[2 * r] as number;
+      to[2 * r + 1] = from[2 * r + 1] as number;
+    }
+  }
+  return out;
 }
 
 /** The account key of a saved slot (its first word). */

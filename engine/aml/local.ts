@@ -4,9 +4,8 @@
  * file before it in event time, as CONTRACT §4 asks. Nothing is written anywhere.
  */
 import type { ColumnSet } from '../columns.ts';
-import { RateTable } from '../rates.ts';
 import type { BatchVerdicts } from '../validator.ts';
-import { AmlEngine, MemorySlotStore, type NameScreen, type ScoredRows } from './engine.ts';
+import { AmlEngine, MemorySlotStore, type ScoredRows } from './engine.ts';
 import { inputFromVerdicts } from './input.ts';
 import { DEFAULT_RULES_PATH, loadRules } from './rules.ts';
 import { DEFAULT_SANCTIONS_PATHS, SanctionsList } from './sanctions.ts';
@@ -21,32 +20,19 @@ export interface LocalAmlOptions {
 export class LocalAml {
   private readonly store: MemorySlotStore;
 
-  private constructor(
-    readonly engine: AmlEngine,
-    private readonly rates: RateTable,
-  ) {
+  private constructor(readonly engine: AmlEngine) {
     this.store = new MemorySlotStore(engine.kernel.slotBytes);
   }
 
   static open(opts: LocalAmlOptions = {}): LocalAml {
     const rules = loadRules(opts.rulesPath ?? DEFAULT_RULES_PATH);
     const list = SanctionsList.load(opts.sanctionsPaths ?? DEFAULT_SANCTIONS_PATHS);
-    return new LocalAml(
-      new AmlEngine(rules, list.screen as unknown as NameScreen, opts.capacity),
-      RateTable.fromRules(rules.doc.rates),
-    );
+    return new LocalAml(new AmlEngine(rules, list.screen, opts.capacity));
   }
 
   /** Scores a validated batch in event-time order, carrying its valid rows into the state. */
   score(batch: ColumnSet, verdicts: BatchVerdicts): ScoredRows {
-    const input = inputFromVerdicts(
-      this.engine.kernel.memory,
-      batch,
-      verdicts,
-      this.engine.rules,
-      this.rates,
-      true,
-    );
+    const input = inputFromVerdicts(this.engine.kernel.memory, batch, verdicts, this.engine.rules, true);
     return this.engine.score(input, null, this.store, false);
   }
 }

@@ -87,7 +87,8 @@ const SCHEMA = {
             required: ['minor_units', 'rate'],
             properties: {
               minor_units: { type: 'integer', minimum: 0, maximum: 4 },
-              rate: { type: 'string', pattern: '^\\d{1,9}(\\.\\d{1,12})?$' },
+              // At most 14 significant digits: the kernel holds a rate as an exact i64 fraction.
+              rate: { type: 'string', pattern: '^\\d{1,6}(\\.\\d{1,8})?$' },
             },
           },
         },

@@ -36,6 +36,16 @@ export interface ScreenResult {
   entry: Int32Array;
 }
 
+export interface ScreenOptions {
+  wasmPath?: URL | string;
+  /**
+   * A token in more list names than this is common: names are filed under pairs of their common
+   * tokens instead (0 = the kernel's default, 16). Higher finds more multi-typo near-matches and
+   * screens slower.
+   */
+  commonDf?: number;
+}
+
 export interface ScreenStats {
   names: number;
   distinctTokens: number;
@@ -56,6 +66,7 @@ interface SanctionsExports {
     wordsLen: number,
     bytes: number,
     bytesLen: number,
+    commonDf: number,
     stats: number,
   ): number;
   sanctions_screen(
@@ -245,7 +256,8 @@ export class SanctionsScreen {
   private readonly bytes: number;
   private readonly bytesLen: number;
 
-  constructor(entries: readonly SanctionsEntry[], wasmPath: URL | string = DEFAULT_WASM_PATH) {
+  constructor(entries: readonly SanctionsEntry[], options: ScreenOptions = {}) {
+    const { wasmPath = DEFAULT_WASM_PATH, commonDf = 0 } = options;
     this.entries = entries.slice();
     this.size = entries.length;
     const m = new WasmMemory(wasmPath);
@@ -267,7 +279,7 @@ export class SanctionsScreen {
     this.bytesLen = bytesLen;
     const stats = m.alloc(20);
     const desc = this.putColumn(names, n);
-    const rc = this.x.sanctions_build(desc, n, this.words, wordsLen, this.bytes, bytesLen, stats);
+    const rc = this.x.sanctions_build(desc, n, this.words, wordsLen, this.bytes, bytesLen, commonDf, stats);
     if (rc < 0) throw new SluiceError('WASM_FAILURE', `sanctions_build returned ${rc}`);
     const s = m.u32(stats, 5);
     this.stats = {
@@ -298,7 +310,9 @@ export class SanctionsScreen {
 
   /**
    * Screens `n` rows of a Utf8 column (counterparty names): per row the best similarity ×10,000
-   * and the entry matched at `threshold` (-1 for none). Null and empty rows match nothing.
+   * and the entry matched at `threshold` (-1 for none). Null and empty rows match nothing. The
+   * similarity is exact from `threshold - 0.1` up; below that it is a lower bound (candidates that
+   * cannot get there are not scored to the end).
    */
   screen(col: Utf8Column, n: number, threshold = DEFAULT_SANCTIONS_THRESHOLD): ScreenResult {
     if (!(threshold >= 0 && threshold <= 1)) {
@@ -406,7 +420,7 @@ function readLists(paths: readonly string[], wasmPath: URL | string): Loaded {
       counts[e.source]++;
     }
   }
-  return { screen: new SanctionsScreen(entries, wasmPath), version: hash.digest('hex'), counts };
+  return { screen: new SanctionsScreen(entries, { wasmPath }), version: hash.digest('hex'), counts };
 }
 
 /**

@@ -9,10 +9,9 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { tableFromIPC } from 'apache-arrow';
-import { RateTable } from '../rates.ts';
 import { Store } from '../store.ts';
 import { type AlertRecord, alertsOf, type PartScores } from './alerts.ts';
-import { AmlEngine, type NameScreen } from './engine.ts';
+import { AmlEngine } from './engine.ts';
 import { inputFromSilver, rowsOfShard } from './input.ts';
 import { type SlotStore, slotKey } from './kernel.ts';
 import { type AmlRules, parseRules } from './rules.ts';
@@ -54,9 +53,8 @@ const store = new Store({ dataDir: s.dataDir });
 const K = amlKeys(s.shard);
 
 let rules: AmlRules = parseRules(new TextEncoder().encode(s.rulesText), 'rules');
-let rates = RateTable.fromRules(rules.doc.rates);
 const sanctions = SanctionsList.load(s.sanctionsPaths);
-const engine = new AmlEngine(rules, sanctions.screen as unknown as NameScreen, s.capacity);
+const engine = new AmlEngine(rules, sanctions.screen, s.capacity);
 const slotBytes = engine.kernel.slotBytes;
 
 /** Evicted slots newer than the store's copy, until the next checkpoint writes them. */
@@ -115,7 +113,7 @@ async function scoreSeq(seq: number): Promise<void> {
       for (const batch of tableFromIPC(part.ipc).batches) {
         const m = batch.numRows;
         const local = drop.filter((d) => d >= base && d < base + m).map((d) => d - base);
-        const input = inputFromSilver(engine.kernel.memory, batch, rules, rates, local);
+        const input = inputFromSilver(engine.kernel.memory, batch, rules, local);
         const mine = rowsOfShard(input.key, s.shard, s.shards);
         const out = engine.score(input, mine, slots, false);
         scores.score.set(out.score, base);
@@ -197,6 +195,7 @@ async function recover(): Promise<void> {
     const text = store.meta.get(`rules|${ckptRules}`) as string | undefined;
     if (text) {
       rules = parseRules(new TextEncoder().encode(text), 'checkpointed rules');
+      rulesText = text;
       engine.setRules(rules);
     }
   }
@@ -205,7 +204,7 @@ async function recover(): Promise<void> {
   if (rules !== current) {
     await checkpoint();
     rules = current;
-    rates = RateTable.fromRules(rules.doc.rates);
+    rulesText = s.rulesText;
     engine.setRules(rules);
   }
   await checkpoint();
@@ -222,7 +221,6 @@ port.on('message', (msg: ToShard) => {
         await checkpoint();
         rules = parseRules(new TextEncoder().encode(msg.rulesText), 'rules');
         rulesText = msg.rulesText;
-        rates = RateTable.fromRules(rules.doc.rates);
         engine.setRules(rules);
         await checkpoint();
       });
@@ -230,7 +228,7 @@ port.on('message', (msg: ToShard) => {
     case 'sanctions':
       void serial(() => {
         const r = sanctions.reload();
-        engine.setSanctions(sanctions.screen as unknown as NameScreen);
+        engine.setSanctions(sanctions.screen);
         port.postMessage({
           type: 'sanctions',
           shard: s.shard,

@@ -84,6 +84,9 @@ function freePort(): Promise<number> {
   });
 }
 
+/** Children still running when a test fails are killed after the suite. */
+const children = new Set<ChildProcess>();
+
 async function spawnService(dataDir: string): Promise<{ url: string; child: ChildProcess }> {
   const port = await freePort();
   const child = spawn(
@@ -102,6 +105,8 @@ async function spawnService(dataDir: string): Promise<{ url: string; child: Chil
     ],
     { stdio: ['ignore', 'ignore', 'pipe'] },
   );
+  children.add(child);
+  child.once('exit', () => children.delete(child));
   await new Promise<void>((resolve, reject) => {
     let err = '';
     child.stderr?.on('data', (d: Buffer) => {
@@ -117,6 +122,7 @@ describe('AML in the service', () => {
   const reference = tempDir('sluice-aml-ref-');
   const crashed = tempDir('sluice-aml-crash-');
   afterAll(() => {
+    for (const c of children) c.kill('SIGKILL');
     reference.remove();
     crashed.remove();
   });

@@ -33,16 +33,19 @@ function compare(verdictText: string, labelsPath: string) {
       status: string;
       reasons: string[];
       kind: string;
+      aml: string[];
     };
     const v = JSON.parse(verdicts[i] as string) as Verdict;
     kinds.set(l.kind, (kinds.get(l.kind) ?? 0) + 1);
+    // A valid row's AML rules are exactly those its label says (planted typologies, and the
+    // anomalies the generator knows its background produces).
     const same =
       v.status === l.status &&
       JSON.stringify(v.reasons) === JSON.stringify(l.reasons) &&
-      (l.tx_id === null || v.tx_id === l.tx_id);
+      (l.tx_id === null || v.tx_id === l.tx_id) &&
+      (l.status !== 'valid' || JSON.stringify(v.aml.rules) === JSON.stringify(l.aml));
     if (!same && mismatches.length < 5)
       mismatches.push(`row ${i}: label ${labels[i]} verdict ${verdicts[i]}`);
-    expect(v.aml).toEqual({ score: 0, rules: [] });
   }
   expect(mismatches).toEqual([]);
   return kinds;

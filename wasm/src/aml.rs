@@ -138,18 +138,17 @@ impl Params {
 /// One shard's state, as slices of the arena.
 pub struct State<'a> {
     pub header: &'a mut [u64],
-    /// Open addressing, linear probing; a power of two, twice the slot count.
-    pub index_keys: &'a mut [u64],
-    pub index_slots: &'a mut [u32],
+    /// Open addressing, linear probing, (key, slot) pairs side by side so a probe touches one
+    /// cache line; a power of two entries, twice the slot count.
+    pub index: &'a mut [u64],
     pub slots: &'a mut [u64],
     pub free: &'a mut [u32],
 }
 
-/// Arena size in u64 words for `cap` slots: header, index keys, index slots (as u32 pairs),
-/// slots, free list (u32 pairs).
+/// Arena size in u64 words for `cap` slots: header, index (key, slot) pairs, slots, free list
+/// (u32 pairs).
 pub fn arena_words(cap: usize) -> usize {
-    let ic = index_cap(cap);
-    HEADER_WORDS + ic + (ic + 1) / 2 + cap * SLOT_WORDS + (cap + 1) / 2
+    HEADER_WORDS + 2 * index_cap(cap) + cap * SLOT_WORDS + (cap + 1) / 2
 }
 
 pub fn index_cap(cap: usize) -> usize {
@@ -181,7 +180,7 @@ impl<'a> State<'a> {
         self.header[H_CAP] = cap as u64;
         self.header[H_FREE] = cap as u64;
         self.header[H_CLOCK] = 0;
-        for k in self.index_keys.iter_mut() {
+        for k in self.index.iter_mut() {
             *k = EMPTY;
         }
         for (i, f) in self.free.iter_mut().enumerate() {
@@ -199,19 +198,19 @@ impl<'a> State<'a> {
     }
 
     fn mask(&self) -> usize {
-        self.index_keys.len() - 1
+        self.index.len() / 2 - 1
     }
 
     pub fn find(&self, key: u64) -> Option<usize> {
         let m = self.mask();
         let mut p = key as usize & m;
         loop {
-            let k = self.index_keys[p];
+            let k = self.index[2 * p];
             if k == EMPTY {
                 return None;
             }
             if k == key {
-                return Some(self.index_slots[p] as usize);
+                return Some(self.index[2 * p + 1] as usize);
             }
             p = (p + 1) & m;
         }
@@ -222,9 +221,9 @@ impl<'a> State<'a> {
         let m = self.mask();
         let mut p = key as usize & m;
         loop {
-            let k = self.index_keys[p];
+            let k = self.index[2 * p];
             if k == key {
-                return Some((self.index_slots[p] as usize, false));
+                return Some((self.index[2 * p + 1] as usize, false));
             }
             if k == EMPTY {
                 break;
@@ -237,8 +236,8 @@ impl<'a> State<'a> {
         }
         let slot = self.free[free - 1] as usize;
         self.header[H_FREE] = (free - 1) as u64;
-        self.index_keys[p] = key;
-        self.index_slots[p] = slot as u32;
+        self.index[2 * p] = key;
+        self.index[2 * p + 1] = slot as u64;
         let s = self.slot_mut(slot);
         for w in s.iter_mut() {
             *w = 0;
@@ -253,7 +252,7 @@ impl<'a> State<'a> {
         let m = self.mask();
         let mut p = key as usize & m;
         loop {
-            let k = self.index_keys[p];
+            let k = self.index[2 * p];
             if k == EMPTY {
                 return false;
             }
@@ -262,22 +261,22 @@ impl<'a> State<'a> {
             }
             p = (p + 1) & m;
         }
-        let slot = self.index_slots[p];
+        let slot = self.index[2 * p + 1] as u32;
         let mut hole = p;
         let mut q = (p + 1) & m;
-        while self.index_keys[q] != EMPTY {
-            let home = self.index_keys[q] as usize & m;
+        while self.index[2 * q] != EMPTY {
+            let home = self.index[2 * q] as usize & m;
             // Move q into the hole when its home is not cyclically in (hole, q].
             let between = if hole <= q { hole < home && home <= q } else { hole < home || home <= q };
             if !between {
-                self.index_keys[hole] = self.index_keys[q];
-                self.index_slots[hole] = self.index_slots[q];
+                self.index[2 * hole] = self.index[2 * q];
+                self.index[2 * hole + 1] = self.index[2 * q + 1];
                 hole = q;
             }
             q = (q + 1) & m;
         }
-        self.index_keys[hole] = EMPTY;
-        self.index_slots[hole] = NO_SLOT;
+        self.index[2 * hole] = EMPTY;
+        self.index[2 * hole + 1] = NO_SLOT as u64;
         let free = self.header[H_FREE] as usize;
         self.free[free] = slot;
         self.header[H_FREE] = (free + 1) as u64;
@@ -393,9 +392,16 @@ pub struct Scores<'a> {
     pub detail: &'a mut [i64],
 }
 
-/// Sorts `order` (row indices) by (ts, row) with a bottom-up merge sort; `scratch` as long.
-pub fn sort_by_time(ts: &[i64], order: &mut [u32], scratch: &mut [u32]) {
+/// Fills `order` with the row indices in event-time order (ts, then row), with a bottom-up merge
+/// sort (`scratch` as long). A batch already in time order (a live feed) costs one pass.
+pub fn sort_rows(ts: &[i64], order: &mut [u32], scratch: &mut [u32]) {
     let n = order.len();
+    for (i, o) in order.iter_mut().enumerate() {
+        *o = i as u32;
+    }
+    if ts.len() >= n && ts[..n].windows(2).all(|w| w[0] <= w[1]) {
+        return;
+    }
     let key = |i: u32| (ts.get(i as usize).copied().unwrap_or(i64::MIN), i);
     let mut width = 1;
     let mut in_order = true; // whether the current run data is in `order`
@@ -583,10 +589,8 @@ pub fn score_rows(
         let i = ri as usize;
         let (key, t, a, f) = (rows.key[i], rows.ts[i], rows.gbp[i], rows.flags[i]);
         let mut rules = 0u16;
+        // Outputs arrive zeroed; only the words of rules that fire are written.
         let d = &mut out.detail[i * DETAIL_WORDS..(i + 1) * DETAIL_WORDS];
-        for w in d.iter_mut() {
-            *w = 0;
-        }
         let mut oflags = 0u8;
         if f & F_SANCTIONED != 0 {
             rules |= SANCTIONS_MATCH;
@@ -700,14 +704,86 @@ pub fn prepare(st: &mut State, keys: &[u64], ts: &[i64], fresh: &mut [u64]) -> i
                         fresh[m] = key;
                     }
                     m += 1;
+                    // Marked in use, so an eviction before scoring cannot take it back. Slots
+                    // that were already resident are not touched here (that would cost a cache
+                    // miss per row twice); if an eviction takes one, the retry brings it back.
+                    st.slot_mut(slot)[W_TOUCH] = clock + 1;
                 }
-                // Touched now, so an eviction before scoring cannot take it.
-                st.slot_mut(slot)[W_TOUCH] = clock + 1;
             }
             None => return -1 - m as i64,
         }
     }
     m as i64
+}
+
+/// What the engine derives per row before scoring: GBP-equivalents from the rate table, and the
+/// round-amount and high-risk-country flags. Loaded with the rules.
+pub struct Derive {
+    /// (num, den) per `currency_index`: GBP minor units = minor × num / den, half up; den 0 = no rate.
+    pub rates: [(i64, i64); CURRENCY_SLOTS],
+    pub high_risk: [u8; 676],
+    /// ROUND_AMOUNT's step in major units (1,000).
+    pub round_multiple: i64,
+}
+
+pub const CURRENCY_SLOTS: usize = 192;
+
+impl Derive {
+    pub const EMPTY: Derive =
+        Derive { rates: [(0, 0); CURRENCY_SLOTS], high_risk: [0; 676], round_multiple: 1000 };
+
+    /// Sets the rate of a currency code; false when the code is not ISO 4217.
+    pub fn set_rate(&mut self, code: &[u8], num: i64, den: i64) -> bool {
+        match crate::fields::currency_index(code) {
+            Some(i) if (i as usize) < CURRENCY_SLOTS && den > 0 => {
+                self.rates[i as usize] = (num, den);
+                true
+            }
+            _ => false,
+        }
+    }
+}
+
+/// Fills `gbp` (when `compute_gbp`) and ORs `F_ROUND` / `F_HIGH_RISK` into `flags`, row by row.
+/// `country` holds two ASCII bytes per row (0, 0 for none).
+pub fn derive(
+    d: &Derive,
+    amount: &[i64],
+    currency: crate::column::StrCol,
+    country: &[u8],
+    compute_gbp: bool,
+    gbp: &mut [i64],
+    flags: &mut [u8],
+) {
+    for i in 0..flags.len() {
+        let a = amount.get(i).copied().unwrap_or(0);
+        let idx = currency.get(i).and_then(crate::fields::currency_index);
+        if compute_gbp {
+            gbp[i] = match idx.map(|k| d.rates[k as usize]) {
+                Some((num, den)) if den > 0 && a >= 0 => {
+                    ((a as i128 * num as i128 * 2 + den as i128) / (2 * den as i128)) as i64
+                }
+                _ => -1,
+            };
+        }
+        if let Some(mu) = idx.and_then(crate::fields::index_minor_units) {
+            let mut step = d.round_multiple;
+            for _ in 0..mu {
+                step = step.saturating_mul(10);
+            }
+            if a > 0 && step > 0 && a % step == 0 {
+                flags[i] |= F_ROUND;
+            }
+        }
+        let (c0, c1) =
+            (country.get(2 * i).copied().unwrap_or(0), country.get(2 * i + 1).copied().unwrap_or(0));
+        if c0.is_ascii_uppercase()
+            && c1.is_ascii_uppercase()
+            && d.high_risk[(c0 - b'A') as usize * 26 + (c1 - b'A') as usize] != 0
+        {
+            flags[i] |= F_HIGH_RISK;
+        }
+    }
 }
 
 #[cfg(test)]
@@ -718,8 +794,7 @@ mod tests {
 
     struct Arena {
         header: Vec<u64>,
-        keys: Vec<u64>,
-        slots_idx: Vec<u32>,
+        index: Vec<u64>,
         slots: Vec<u64>,
         free: Vec<u32>,
     }
@@ -729,8 +804,7 @@ mod tests {
             let ic = index_cap(cap);
             let mut a = Arena {
                 header: vec![0; HEADER_WORDS],
-                keys: vec![0; ic],
-                slots_idx: vec![0; ic],
+                index: vec![0; 2 * ic],
                 slots: vec![0; cap * SLOT_WORDS],
                 free: vec![0; cap],
             };
@@ -740,8 +814,7 @@ mod tests {
         fn state(&mut self) -> State<'_> {
             State {
                 header: &mut self.header,
-                index_keys: &mut self.keys,
-                index_slots: &mut self.slots_idx,
+                index: &mut self.index,
                 slots: &mut self.slots,
                 free: &mut self.free,
             }
@@ -778,9 +851,9 @@ mod tests {
             let ts: Vec<i64> = rows.iter().map(|r| r.ts).collect();
             let gbp: Vec<i64> = rows.iter().map(|r| r.gbp).collect();
             let flags: Vec<u8> = rows.iter().map(|r| r.flags).collect();
-            let mut order: Vec<u32> = (0..n as u32).collect();
+            let mut order = vec![0u32; n];
             let mut scratch = vec![0u32; n];
-            sort_by_time(&ts, &mut order, &mut scratch);
+            sort_rows(&ts, &mut order, &mut scratch);
             let mut fresh = vec![0u64; n];
             let mut st = self.arena.state();
             assert!(prepare(&mut st, &key, &ts, &mut fresh) >= 0);
@@ -862,7 +935,7 @@ mod tests {
             0,
             "£8,999.99 is outside the band"
         );
-        assert_eq!(h.one(row(2, 7_200_000, 9_999_99, true)).1 & STRUCTURING, 0, "second in band");
+        assert_eq!(h.one(row(2, 7_200_000, 999_999, true)).1 & STRUCTURING, 0, "second in band");
         let r = h.one(row(2, 10_800_000, 900_000, true));
         assert_ne!(r.1 & STRUCTURING, 0, "£9,000.00 is the third in band");
         assert_eq!(r.3[2], 3);
@@ -1029,12 +1102,14 @@ mod tests {
     }
 
     #[test]
-    fn sort_by_time_is_stable() {
+    fn sort_rows_is_stable_and_keeps_sorted_input_as_is() {
         let ts = [5i64, 1, 5, i64::MIN, 1, 3];
-        let mut order: Vec<u32> = (0..6).collect();
+        let mut order = vec![0u32; 6];
         let mut scratch = vec![0u32; 6];
-        sort_by_time(&ts, &mut order, &mut scratch);
+        sort_rows(&ts, &mut order, &mut scratch);
         assert_eq!(order, vec![3, 1, 4, 5, 0, 2]);
+        sort_rows(&[1, 2, 2, 7], &mut order[..4], &mut scratch[..4]);
+        assert_eq!(&order[..4], &[0, 1, 2, 3]);
     }
 
     #[test]
@@ -1051,5 +1126,24 @@ mod tests {
         }
         let r = h.one(row(12, 100, GBP, false));
         assert_eq!(r.3[0], RING as i64 + 1, "count saturates at the ring size");
+    }
+
+    #[test]
+    fn derive_converts_exactly_and_flags_round_amounts_and_risky_countries() {
+        let mut d = Derive::EMPTY;
+        assert!(d.set_rate(b"GBP", 100, 100));
+        assert!(d.set_rate(b"EUR", 871_200, 1_000_000));
+        assert!(d.set_rate(b"JPY", 509_100, 1_000_000)); // 0.005091 GBP per yen, 0 minor units
+        assert!(!d.set_rate(b"XXQ", 1, 1));
+        d.high_risk[(b'K' - b'A') as usize * 26 + (b'P' - b'A') as usize] = 1;
+        let offsets = [0i32, 3, 6, 9, 12];
+        let data = b"GBPEURJPYGBP";
+        let col = crate::column::StrCol::new(&offsets, data, None);
+        let amount = [100_000i64, 500_000, 1_000, 123];
+        let country = *b"KPFR\0\0kp";
+        let (mut gbp, mut flags) = ([0i64; 4], [0u8; 4]);
+        derive(&d, &amount, col, &country, true, &mut gbp, &mut flags);
+        assert_eq!(gbp, [100_000, 435_600, 509, 123]);
+        assert_eq!(flags, [F_ROUND | F_HIGH_RISK, F_ROUND, F_ROUND, 0]);
     }
 }

@@ -178,19 +178,60 @@ pub unsafe extern "C" fn validate_batch(desc: usize, n: usize, now_ms: f64, max_
 static mut AML_ARENA: usize = 0;
 static mut AML_CAP: usize = 0;
 static mut AML_PARAMS: aml::Params = aml::Params::DEFAULT;
+static mut AML_DERIVE: aml::Derive = aml::Derive::EMPTY;
+
+/// Loads the rate table (`count` records of three i64: the code's three bytes, num, den), the
+/// 676-byte high-risk country table and the round-amount step. Returns the rates taken, or -1
+/// minus the index of the first record whose code is not ISO 4217.
+#[no_mangle]
+pub unsafe extern "C" fn aml_set_derive(
+    rates: usize,
+    count: usize,
+    high_risk: usize,
+    round_multiple: f64,
+) -> i32 {
+    let d = &mut *core::ptr::addr_of_mut!(AML_DERIVE);
+    *d = aml::Derive::EMPTY;
+    let words: &[i64] = bytes_mut(rates, count * 3);
+    for k in 0..count {
+        let c = words[3 * k] as u32;
+        let code = [(c >> 16) as u8, (c >> 8) as u8, c as u8];
+        if !d.set_rate(&code, words[3 * k + 1], words[3 * k + 2]) {
+            return -1 - k as i32;
+        }
+    }
+    d.high_risk.copy_from_slice(bytes(high_risk, 676));
+    d.round_multiple = round_multiple as i64;
+    count as i32
+}
+
+/// Derives GBP amounts and flags. Descriptor (u32 words): amount, currency Utf8 (4 words),
+/// country (2 bytes per row), compute_gbp, gbp, flags.
+#[no_mangle]
+pub unsafe extern "C" fn aml_derive(desc: usize, n: usize) {
+    let w = slice::from_raw_parts(desc as *const u32, 9);
+    let d = &*core::ptr::addr_of!(AML_DERIVE);
+    aml::derive(
+        d,
+        bytes_mut::<i64>(w[0] as usize, n),
+        str_col(&w[1..5], n),
+        bytes(w[5] as usize, 2 * n),
+        w[6] != 0,
+        bytes_mut(w[7] as usize, n),
+        bytes_mut(w[8] as usize, n),
+    );
+}
 
 unsafe fn aml_state<'a>() -> aml::State<'a> {
     let (base, cap) = (AML_ARENA, AML_CAP);
     let ic = aml::index_cap(cap);
     let header = base;
-    let keys = header + aml::HEADER_WORDS * 8;
-    let slots_idx = keys + ic * 8;
-    let slots = slots_idx + ((ic + 1) / 2) * 8;
+    let index = header + aml::HEADER_WORDS * 8;
+    let slots = index + 2 * ic * 8;
     let free = slots + cap * aml::SLOT_WORDS * 8;
     aml::State {
         header: bytes_mut(header, aml::HEADER_WORDS),
-        index_keys: bytes_mut(keys, ic),
-        index_slots: bytes_mut(slots_idx, ic),
+        index: bytes_mut(index, 2 * ic),
         slots: bytes_mut(slots, cap * aml::SLOT_WORDS),
         free: bytes_mut(free, cap),
     }
@@ -246,10 +287,10 @@ pub unsafe extern "C" fn aml_key_column(desc: usize, n: usize, out: usize) {
     }
 }
 
-/// Row indices `order` (n) sorted by time, stably; `scratch` is n more u32.
+/// Row indices into `order` (n u32), in event-time order; `scratch` is n more u32.
 #[no_mangle]
 pub unsafe extern "C" fn aml_sort(ts: usize, n: usize, order: usize, scratch: usize) {
-    aml::sort_by_time(bytes_mut::<i64>(ts, n), bytes_mut(order, n), bytes_mut(scratch, n));
+    aml::sort_rows(bytes_mut::<i64>(ts, n), bytes_mut(order, n), bytes_mut(scratch, n));
 }
 
 #[no_mangle]
@@ -361,9 +402,10 @@ pub unsafe extern "C" fn sanctions_plan(desc: usize, n: usize, out: usize) {
     out[1] = plan.bytes as u32;
 }
 
-/// Builds the index of `n` list names (entry `i` = name `i`) into the arenas. Returns the number
-/// of distinct tokens, or -1 when an arena is smaller than `sanctions_plan` said. When `stats` is
-/// not 0, writes five u32 there: names, distinct tokens, keys, single postings, pair postings.
+/// Builds the index of `n` list names (entry `i` = name `i`) into the arenas. A token in more than
+/// `common_df` names is common (0 = the default, `sanctions::COMMON_DF`). Returns the number of
+/// distinct tokens, or -1 when an arena is smaller than `sanctions_plan` said. When `stats` is not
+/// 0, writes five u32 there: names, distinct tokens, keys, single postings, pair postings.
 #[no_mangle]
 pub unsafe extern "C" fn sanctions_build(
     desc: usize,
@@ -372,15 +414,13 @@ pub unsafe extern "C" fn sanctions_build(
     words_len: usize,
     arena_bytes: usize,
     arena_bytes_len: usize,
+    common_df: u32,
     stats: usize,
 ) -> i32 {
     let names = str_col(slice::from_raw_parts(desc as *const u32, 4), n);
-    match crate::sanctions::build(
-        &names,
-        n,
-        bytes_mut(words, words_len),
-        bytes_mut(arena_bytes, arena_bytes_len),
-    ) {
+    let common_df = if common_df == 0 { crate::sanctions::COMMON_DF } else { common_df };
+    let (w, b) = (bytes_mut(words, words_len), bytes_mut(arena_bytes, arena_bytes_len));
+    match crate::sanctions::build(&names, n, common_df, w, b) {
         Some(b) => {
             if stats != 0 {
                 let s: &mut [u32] = bytes_mut(stats, 5);
@@ -399,8 +439,8 @@ pub unsafe extern "C" fn sanctions_build(
 }
 
 /// Screens `n` rows (`desc`: one Utf8 descriptor) against a built index. Writes per row the best
-/// similarity ×10,000 (u16 at `out_sim`) and the matched entry, or -1 below `threshold` (i32 at
-/// `out_entry`). Returns the number of rows matched, or -1 when the arenas hold no index.
+/// similarity ×10,000 (u16 at `out_sim`; exact from `threshold - sanctions::EXACT_BAND` up) and
+/// the matched entry, or -1 below `threshold` (i32 at `out_entry`). Returns the number of rows matched, or -1 when the arenas hold no index.
 #[no_mangle]
 pub unsafe extern "C" fn sanctions_screen(
     words: usize,

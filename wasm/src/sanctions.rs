@@ -9,17 +9,24 @@
 //!   At most `MAX_TOKENS` tokens of at most `MAX_TOKEN_LEN` bytes are kept (the rest is cut).
 //! - **Similarity** (`similarity`): Jaro-Winkler per token (prefix scale 0.1, at most 4 characters
 //!   of prefix, applied at any Jaro score). Each token of the side with fewer tokens (the row's on a
-//!   tie), in sorted order, takes its best unused partner on the other side (the first on a tie); the
-//!   result is the mean of those scores weighted by the length of the matched token. A row with
-//!   fewer than 2 tokens never matches a list name with more than 1.
-//! - **Index** (`build`): the list's distinct tokens, and for each the list names that carry it.
-//!   A name is filed under each of its tokens that is in at most `COMMON_DF` list names, and always
-//!   under its two rarest, so that `llc` or `mohammed` do not make every row a candidate of hundreds
-//!   of names. Filed tokens go into a hash table under themselves and, when at least
-//!   `MIN_DELETE_LEN` long, under each of their one-character deletions; a row token probes the same
-//!   keys. Two tokens share a key exactly when one substitution, insertion, deletion or swap of
-//!   neighbours turns one into the other (or they are equal), so a name stays a candidate under one
-//!   typo in each of its filed tokens. Candidates are then scored with `similarity`.
+//!   tie), longest first (ties in sorted order), takes its best unused partner on the other side
+//!   (the first on a tie); the result is the mean of those scores weighted by the length of the
+//!   matched token. A row with fewer than 2 tokens never matches a list name with more than 1.
+//! - **Index** (`build`): the list's distinct tokens, and the list names filed under them. A token
+//!   in more than `COMMON_DF` names is common (`llc`, `mohammed`): a name is filed under each of its
+//!   uncommon tokens, under each pair of its common tokens (`mohammed`+`ali`), and under its token
+//!   when it has only one, so that no single common word makes a row the candidate of hundreds of
+//!   names. Tokens go into a hash table under themselves and, when at least `MIN_DELETE_LEN` long,
+//!   under each of their one-character deletions (behind a Bloom filter); a row token probes the
+//!   same keys. Two tokens share a key exactly when one substitution, insertion, deletion or swap
+//!   of neighbours turns one into the other (or they are equal), so a name stays a candidate under
+//!   one typo in every token. What it gives up: a name whose only tokens near the row's (one edit
+//!   or less) are common ones, fewer than two of them, is not a candidate (`Ivan Petrov Kuznetsov`
+//!   with `kuznetsov` misspelt twice and `petrov` left out).
+//! - **Screening**: each candidate is scored with `similarity`, abandoned as soon as it can reach
+//!   neither the best so far nor `threshold - EXACT_BAND`; a row reports the best candidate, and its
+//!   entry when it reaches the threshold. The reported similarity is exact from
+//!   `threshold - EXACT_BAND` up (names that are not candidates count as 0).
 //!
 //! Memory: the caller gives the index a `u32` arena and a byte arena (`plan` says how large); the
 //! index lives there, including the per-row scratch (stamps), so `screen` needs no allocation.
@@ -33,9 +40,13 @@ pub const MAX_TOKEN_LEN: usize = 32;
 const NAME_BYTES: usize = MAX_TOKENS * MAX_TOKEN_LEN;
 /// Tokens at least this long are also keyed by their one-character deletions.
 pub const MIN_DELETE_LEN: usize = 4;
-/// A token in more list names than this is common: names are filed under it only when it is one
-/// of their two rarest tokens.
-pub const COMMON_DF: u32 = 64;
+/// The default for `build`'s `common_df`: a token in more list names than this is common, and
+/// names are filed under pairs of their common tokens rather than under each (module header).
+pub const COMMON_DF: u32 = 16;
+/// `Index::screen` reports similarities exactly from this far below the threshold up; below that,
+/// candidates are abandoned as soon as they cannot get there, and the figure is the best among
+/// those scored to the end (0 if none): a lower bound.
+pub const EXACT_BAND: f64 = 0.1;
 /// Entry index reported for a row that matches nothing at the threshold.
 pub const NO_MATCH: u32 = u32::MAX;
 
@@ -371,29 +382,54 @@ pub fn jaro_winkler(a: &[u8], b: &[u8]) -> f64 {
 /// module header describes. `None` when the pair may not match at all (no tokens, or a one-token
 /// row against a longer list name).
 pub fn similarity(list: &[&[u8]], row: &[&[u8]]) -> Option<f64> {
+    similarity_from(list, row, f64::NEG_INFINITY)
+}
+
+/// `similarity`, but gives up (`None`) as soon as the result cannot reach `floor`: the shorter
+/// side's tokens are matched longest first (ties in sorted order), and after each the best the
+/// rest could add (all of their weight) is checked against `floor`.
+pub fn similarity_from(list: &[&[u8]], row: &[&[u8]], floor: f64) -> Option<f64> {
     if list.is_empty() || row.is_empty() || (row.len() < 2 && list.len() > 1) {
         return None;
     }
     let (short, long) = if row.len() <= list.len() { (row, list) } else { (list, row) };
+    // Matching order: longest first, stable.
+    let mut order = [0u8; MAX_TOKENS];
+    let mut total = 0usize;
+    for k in 0..short.len().min(MAX_TOKENS) {
+        order[k] = k as u8;
+        total += short[k].len();
+        let mut j = k;
+        while j > 0 && short[order[j - 1] as usize].len() < short[order[j] as usize].len() {
+            order.swap(j, j - 1);
+            j -= 1;
+        }
+    }
+    let total_w = total as f64;
+    let mut remaining = total;
     let mut used = 0u32;
-    let (mut sum, mut weight) = (0.0, 0.0);
-    for s in short {
+    let mut sum = 0.0;
+    for &k in &order[..short.len().min(MAX_TOKENS)] {
+        let s = short[k as usize];
         let (mut best, mut at) = (-1.0, 0);
-        for (k, o) in long.iter().enumerate() {
-            if used & (1 << k) == 0 {
+        for (j, o) in long.iter().enumerate() {
+            if used & (1 << j) == 0 {
                 let jw = jaro_winkler(s, o);
                 if jw > best {
                     best = jw;
-                    at = k;
+                    at = j;
                 }
             }
         }
         used |= 1 << at;
-        let w = s.len() as f64;
-        sum += w * best;
-        weight += w;
+        sum += s.len() as f64 * best;
+        remaining -= s.len();
+        // A small margin: the bound and the final sum round differently.
+        if remaining > 0 && (sum + remaining as f64) / total_w < floor - 1e-9 {
+            return None;
+        }
     }
-    Some(sum / weight)
+    Some(sum / total_w)
 }
 
 /// `similarity` of two raw names (normalised here), 0 when they may not match.
@@ -410,6 +446,26 @@ pub fn name_similarity(list: &[u8], row: &[u8]) -> f64 {
 
 const P: u64 = 0x0000_0100_0000_01B3;
 
+/// `P^k` for every token length.
+const POWERS: [u64; MAX_TOKEN_LEN + 1] = powers();
+
+const fn powers() -> [u64; MAX_TOKEN_LEN + 1] {
+    let mut pw = [1u64; MAX_TOKEN_LEN + 1];
+    let mut k = 1;
+    while k <= MAX_TOKEN_LEN {
+        pw[k] = pw[k - 1].wrapping_mul(P);
+        k += 1;
+    }
+    pw
+}
+
+/// The Bloom filter in front of the key table: two bits of one 32-bit word per key, so that a
+/// row token that is no list token's neighbour usually costs one cached load, not a table probe.
+#[inline]
+fn bloom_word(h: u64, mask: usize) -> (usize, u32) {
+    ((h >> 40) as usize & mask, (1u32 << ((h >> 32) & 31)) | (1u32 << ((h >> 37) & 31)))
+}
+
 #[inline]
 fn finish(h: u64, len: usize) -> u64 {
     let mut x = h ^ ((len as u64) << 56);
@@ -425,11 +481,10 @@ fn finish(h: u64, len: usize) -> u64 {
 fn keys(t: &[u8], out: &mut [u64; MAX_TOKEN_LEN + 1]) -> usize {
     let n = t.len().min(MAX_TOKEN_LEN);
     let mut pre = [0u64; MAX_TOKEN_LEN + 1];
-    let mut pw = [1u64; MAX_TOKEN_LEN + 1];
     for k in 0..n {
         pre[k + 1] = pre[k].wrapping_mul(P).wrapping_add(t[k] as u64);
-        pw[k + 1] = pw[k].wrapping_mul(P);
     }
+    let pw = &POWERS;
     out[0] = finish(pre[n], n);
     let mut c = 1;
     if n >= MIN_DELETE_LEN {
@@ -480,6 +535,9 @@ const H_EPOCH: usize = 9;
 const H_KEYS: usize = 10;
 const H_POSTINGS: usize = 11;
 const H_PAIRS: usize = 12;
+const H_BLOOM_CAP: usize = 13;
+const H_BLOOM_MASK: usize = 14;
+const H_COMMON_DF: usize = 15;
 
 /// Section sizes, fixed by `plan` and recorded in the header.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -489,6 +547,7 @@ struct Caps {
     slots: usize,
     dict: usize,
     pair_slots: usize,
+    bloom: usize,
 }
 
 impl Caps {
@@ -501,7 +560,8 @@ impl Caps {
             + n                     // name stamps
             + 2 * self.slots        // key table: (fingerprint, token) pairs
             + self.dict             // token dictionary (build only)
-            + 3 * self.pair_slots // pair table: (token, token, name) triples
+            + 3 * self.pair_slots   // pair table: (token, token, name) triples
+            + self.bloom // Bloom filter of the keys
     }
 }
 
@@ -526,6 +586,7 @@ struct Parts<'a> {
     table: &'a mut [u32],
     dict: &'a mut [u32],
     pairs: &'a mut [u32],
+    bloom: &'a mut [u32],
 }
 
 fn take<'a>(rest: &mut &'a mut [u32], len: usize) -> &'a mut [u32] {
@@ -554,6 +615,7 @@ fn split(words: &mut [u32], caps: Caps) -> Option<Parts<'_>> {
         table: take(&mut rest, 2 * caps.slots),
         dict: take(&mut rest, caps.dict),
         pairs: take(&mut rest, 3 * caps.pair_slots),
+        bloom: take(&mut rest, caps.bloom),
     })
 }
 
@@ -563,6 +625,11 @@ fn pow2_at_least(x: usize) -> usize {
         p <<= 1;
     }
     p
+}
+
+/// Bloom filter words for `keys` keys: about 8 bits per key.
+fn bloom_words(keys: usize) -> usize {
+    pow2_at_least((keys * 8 / 32).max(1))
 }
 
 fn pair_hash(a: u32, b: u32) -> u64 {
@@ -591,6 +658,7 @@ pub fn plan(names: &StrCol, n: usize) -> Plan {
         slots: pow2_at_least(2 * keys.max(1)),
         dict: pow2_at_least(2 * tokens.max(1)),
         pair_slots: pow2_at_least(2 * pairs.max(1)),
+        bloom: bloom_words(keys),
     };
     Plan { words: caps.words(), bytes: bytes.max(1), caps }
 }
@@ -615,8 +683,8 @@ fn distinct(ids: &[u32]) -> impl Iterator<Item = u32> + '_ {
 }
 
 /// Whether a name is filed under its token `id`: an uncommon token, or the name's only token.
-fn filed_single(ids: &[u32], df: &[u32], id: u32) -> bool {
-    df[id as usize] <= COMMON_DF || distinct(ids).nth(1).is_none()
+fn filed_single(ids: &[u32], df: &[u32], id: u32, common_df: u32) -> bool {
+    df[id as usize] <= common_df || distinct(ids).nth(1).is_none()
 }
 
 /// Builds the index of the `n` names of `names` (entry `i` = row `i`; a null or empty row is an
@@ -624,7 +692,7 @@ fn filed_single(ids: &[u32], df: &[u32], id: u32) -> bool {
 ///
 /// A name is filed under each of its uncommon tokens (in at most `COMMON_DF` names), under each
 /// pair of its distinct common tokens, and under its token when it has only one distinct token.
-pub fn build(names: &StrCol, n: usize, words: &mut [u32], bytes: &mut [u8]) -> Option<Built> {
+pub fn build(names: &StrCol, n: usize, common_df: u32, words: &mut [u32], bytes: &mut [u8]) -> Option<Built> {
     let plan = plan(names, n);
     if bytes.len() < plan.bytes {
         return None;
@@ -690,7 +758,7 @@ pub fn build(names: &StrCol, n: usize, words: &mut [u32], bytes: &mut [u8]) -> O
         for i in 0..n {
             let ids = &p.name_tok[p.name_off[i] as usize..p.name_off[i + 1] as usize];
             for id in distinct(ids) {
-                if !filed_single(ids, p.df, id) {
+                if !filed_single(ids, p.df, id, common_df) {
                     continue;
                 }
                 let id = id as usize;
@@ -719,7 +787,7 @@ pub fn build(names: &StrCol, n: usize, words: &mut [u32], bytes: &mut [u8]) -> O
     let mut npairs = 0;
     for i in 0..n {
         let ids = &p.name_tok[p.name_off[i] as usize..p.name_off[i + 1] as usize];
-        let c = distinct(ids).filter(|&id| p.df[id as usize] > COMMON_DF).count();
+        let c = distinct(ids).filter(|&id| p.df[id as usize] > common_df).count();
         npairs += c * c.saturating_sub(1) / 2;
     }
     let pair_slots = pow2_at_least(2 * npairs.max(1)).min(caps.pair_slots);
@@ -730,11 +798,11 @@ pub fn build(names: &StrCol, n: usize, words: &mut [u32], bytes: &mut [u8]) -> O
     for i in 0..n {
         let ids = &p.name_tok[p.name_off[i] as usize..p.name_off[i + 1] as usize];
         for (j, a) in distinct(ids).enumerate() {
-            if p.df[a as usize] <= COMMON_DF {
+            if p.df[a as usize] <= common_df {
                 continue;
             }
             for b in distinct(ids).skip(j + 1) {
-                if p.df[b as usize] <= COMMON_DF {
+                if p.df[b as usize] <= common_df {
                     continue;
                 }
                 let (a, b) = if a < b { (a, b) } else { (b, a) };
@@ -749,7 +817,7 @@ pub fn build(names: &StrCol, n: usize, words: &mut [u32], bytes: &mut [u8]) -> O
         }
     }
     // Key table over the tokens a row can reach names through.
-    let keyed = |id: usize, p: &Parts| p.post_off[id + 1] > p.post_off[id] || p.df[id] > COMMON_DF;
+    let keyed = |id: usize, p: &Parts| p.post_off[id + 1] > p.post_off[id] || p.df[id] > common_df;
     let mut nkeys = 0;
     for id in 0..t {
         if keyed(id, &p) {
@@ -761,6 +829,11 @@ pub fn build(names: &StrCol, n: usize, words: &mut [u32], bytes: &mut [u8]) -> O
     for w in p.table[..2 * slots].iter_mut() {
         *w = EMPTY;
     }
+    let bloom = bloom_words(nkeys).min(caps.bloom);
+    let bmask = bloom - 1;
+    for w in p.bloom[..bloom].iter_mut() {
+        *w = 0;
+    }
     let mut hashes = [0u64; MAX_TOKEN_LEN + 1];
     for id in 0..t {
         if !keyed(id, &p) {
@@ -769,6 +842,8 @@ pub fn build(names: &StrCol, n: usize, words: &mut [u32], bytes: &mut [u8]) -> O
         let tok = &bytes[p.tok_off[id] as usize..p.tok_off[id + 1] as usize];
         let c = keys(tok, &mut hashes);
         for &h in &hashes[..c] {
+            let (w, bits) = bloom_word(h, bmask);
+            p.bloom[w] |= bits;
             let mut slot = h as usize & mask;
             while p.table[2 * slot + 1] != EMPTY {
                 slot = (slot + 1) & mask;
@@ -792,6 +867,9 @@ pub fn build(names: &StrCol, n: usize, words: &mut [u32], bytes: &mut [u8]) -> O
     h[H_KEYS] = nkeys as u32;
     h[H_POSTINGS] = postings as u32;
     h[H_PAIRS] = npairs as u32;
+    h[H_BLOOM_CAP] = caps.bloom as u32;
+    h[H_BLOOM_MASK] = bmask as u32;
+    h[H_COMMON_DF] = common_df;
     Some(Built { names: n, tokens: t, keys: nkeys, postings, pairs: npairs })
 }
 
@@ -801,6 +879,8 @@ pub struct Index<'a> {
     bytes: &'a [u8],
     mask: usize,
     pmask: usize,
+    bmask: usize,
+    common_df: u32,
     epoch: u32,
     row: Name,
 }
@@ -831,18 +911,21 @@ impl<'a> Index<'a> {
             slots: h[H_SLOT_CAP] as usize,
             dict: h[H_DICT_CAP] as usize,
             pair_slots: h[H_PAIR_CAP] as usize,
+            bloom: h[H_BLOOM_CAP] as usize,
         };
         let (mask, pmask, epoch, t) =
             (h[H_MASK] as usize, h[H_PAIR_MASK] as usize, h[H_EPOCH], h[H_TOKENS] as usize);
+        let (bmask, common_df) = (h[H_BLOOM_MASK] as usize, h[H_COMMON_DF]);
         let p = split(words, caps)?;
         if mask >= caps.slots
             || pmask >= caps.pair_slots
+            || bmask >= caps.bloom
             || t > caps.tokens
             || p.tok_off[t] as usize > bytes.len()
         {
             return None;
         }
-        Some(Index { p, bytes, mask, pmask, epoch, row: Name::new() })
+        Some(Index { p, bytes, mask, pmask, bmask, common_df, epoch, row: Name::new() })
     }
 
     pub fn names(&self) -> usize {
@@ -871,12 +954,12 @@ impl<'a> Index<'a> {
     pub fn screen_name(&mut self, s: &[u8]) -> (f64, u32) {
         let mut row = core::mem::take(&mut self.row);
         row.parse(s);
-        let r = self.screen_parsed(&row);
+        let r = self.screen_parsed(&row, f64::NEG_INFINITY);
         self.row = row;
         r
     }
 
-    fn screen_parsed(&mut self, row: &Name) -> (f64, u32) {
+    fn screen_parsed(&mut self, row: &Name, floor: f64) -> (f64, u32) {
         let mut best = Best(0.0, NO_MATCH);
         if row.is_empty() {
             return (best.0, best.1);
@@ -893,6 +976,10 @@ impl<'a> Index<'a> {
             }
             let c = keys(rs[k], &mut hashes);
             for &h in &hashes[..c] {
+                let (w, bits) = bloom_word(h, self.bmask);
+                if self.p.bloom[w] & bits != bits {
+                    continue;
+                }
                 let fp = (h >> 32) as u32;
                 let mut slot = h as usize & self.mask;
                 loop {
@@ -902,13 +989,13 @@ impl<'a> Index<'a> {
                     }
                     if self.p.table[2 * slot] == fp && self.p.tok_stamp[tok as usize] != epoch {
                         self.p.tok_stamp[tok as usize] = epoch;
-                        if self.p.df[tok as usize] > COMMON_DF && nc < MAX_COMMON_HITS {
+                        if self.p.df[tok as usize] > self.common_df && nc < MAX_COMMON_HITS {
                             common[nc] = tok;
                             nc += 1;
                         }
                         let (a, b) = (self.p.post_off[tok as usize], self.p.post_off[tok as usize + 1]);
                         for q in a as usize..b as usize {
-                            self.candidate(self.p.post[q], rs, epoch, &mut best);
+                            self.candidate(self.p.post[q], rs, epoch, floor, &mut best);
                         }
                     }
                     slot = (slot + 1) & self.mask;
@@ -927,7 +1014,7 @@ impl<'a> Index<'a> {
                         break;
                     }
                     if self.p.pairs[3 * slot] == a && self.p.pairs[3 * slot + 1] == b {
-                        self.candidate(e, rs, epoch, &mut best);
+                        self.candidate(e, rs, epoch, floor, &mut best);
                     }
                     slot = (slot + 1) & self.pmask;
                 }
@@ -937,7 +1024,7 @@ impl<'a> Index<'a> {
     }
 
     #[inline]
-    fn candidate(&mut self, e: u32, rs: &[&[u8]], epoch: u32, best: &mut Best) {
+    fn candidate(&mut self, e: u32, rs: &[&[u8]], epoch: u32, floor: f64, best: &mut Best) {
         if self.p.name_stamp[e as usize] == epoch {
             return;
         }
@@ -947,13 +1034,14 @@ impl<'a> Index<'a> {
         for (k, &id) in self.p.name_tok[a..b].iter().enumerate() {
             ls[k] = self.token(id);
         }
-        if let Some(s) = similarity(&ls[..b - a], rs) {
+        if let Some(s) = similarity_from(&ls[..b - a], rs, best.0.max(floor)) {
             best.offer(s, e);
         }
     }
 
-    /// Screens `n` rows of `rows`: per row the best similarity ×10,000 (rounded) and the entry
-    /// whose similarity is ≥ `threshold`, else `NO_MATCH`. Null and empty rows match nothing.
+    /// Screens `n` rows of `rows`: per row the best similarity ×10,000 (rounded; exact from
+    /// `threshold - EXACT_BAND` up) and the entry whose similarity is ≥ `threshold`, else
+    /// `NO_MATCH`. Null and empty rows match nothing.
     /// Returns the number of rows that matched, or `None` when the outputs are shorter than `n`.
     pub fn screen(
         &mut self,
@@ -972,7 +1060,7 @@ impl<'a> Index<'a> {
             let (mut s, mut e) = (0.0, NO_MATCH);
             if let Some(b) = rows.get_present(i) {
                 row.parse(b);
-                let r = self.screen_parsed(&row);
+                let r = self.screen_parsed(&row, threshold - EXACT_BAND);
                 s = r.0;
                 e = r.1;
             }
@@ -1026,7 +1114,7 @@ mod tests {
         let plan = plan(&c, names.len());
         let mut words = vec![0u32; plan.words];
         let mut bytes = vec![0u8; plan.bytes];
-        build(&c, names.len(), &mut words, &mut bytes).unwrap();
+        build(&c, names.len(), COMMON_DF, &mut words, &mut bytes).unwrap();
         Built2 { words, bytes }
     }
 
@@ -1255,10 +1343,15 @@ mod tests {
         assert_eq!(sim[1], 0);
         assert!(sim[2] < 9_000);
         assert_eq!(idx.screen(&c, 4, 0.9, &mut sim[..3], &mut entry), None);
-        // A lower threshold reports the best candidate.
-        let mut sim2 = [0u16; 4];
-        idx.screen(&c, 4, 0.0, &mut sim2, &mut entry);
-        assert_eq!(sim2, sim);
+        // Similarities are exact from threshold - EXACT_BAND up, and never above the exact figure.
+        let mut exact = [0u16; 4];
+        idx.screen(&c, 4, 0.0, &mut exact, &mut entry);
+        for k in 0..4 {
+            assert!(sim[k] <= exact[k]);
+            if exact[k] >= 8_000 {
+                assert_eq!(sim[k], exact[k]);
+            }
+        }
     }
 
     #[test]
@@ -1321,9 +1414,9 @@ mod tests {
         let p = plan(&c, 3);
         let mut words = vec![0u32; p.words - 1];
         let mut bytes = vec![0u8; p.bytes];
-        assert!(build(&c, 3, &mut words, &mut bytes).is_none());
+        assert!(build(&c, 3, COMMON_DF, &mut words, &mut bytes).is_none());
         let mut words = vec![0u32; p.words];
-        let built = build(&c, 3, &mut words, &mut bytes).unwrap();
+        let built = build(&c, 3, COMMON_DF, &mut words, &mut bytes).unwrap();
         assert_eq!(built.tokens, 2);
         let mut idx = Index::open(&mut words, &bytes).unwrap();
         assert_eq!(idx.screen_name(b"petrov ivan"), (1.0, 2));
