@@ -56,7 +56,6 @@ export async function startService(opts: StartOptions = {}): Promise<RunningServ
     workers: config.workers,
     maxInflight: config.maxInflight,
     maxFutureMs: config.maxFutureMs,
-    ratesPath: config.ratesPath,
     rulesPath: config.rulesPath,
     reference: config.reference,
     aml,

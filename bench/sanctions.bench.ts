@@ -3,8 +3,8 @@
  * (mostly ordinary names that match nothing; 5 % share a given name, 1 % a surname and 12 % a
  * company word with the list; 1 % are variants of list names), screened through the WASM index in 8,192-row batches (copy in
  * and out included), on one core. The plain-JS peer, measured in the same run, is the same
- * normalisation and token-wise Jaro-Winkler as a full scan of a 1,000-name slice of the list, scaled
- * to 10,000 names.
+ * normalisation and token-wise Jaro-Winkler (engine/aml/name-match.ts, the kernel's rule in plain
+ * JS) as a full scan of a 1,000-name slice of the list, scaled to 10,000 names.
  *
  *   node --import tsx bench/sanctions.bench.ts        (about a minute; BENCH_ROWS to change 1M)
  *
@@ -12,6 +12,7 @@
  */
 import os from 'node:os';
 import { Bench } from 'tinybench';
+import { normaliseName, tokenSimilarity } from '../engine/aml/name-match.ts';
 import { type SanctionsEntry, SanctionsScreen } from '../engine/aml/sanctions.ts';
 import type { Utf8Column } from '../engine/columns.ts';
 import { rng, utf8Column } from '../engine/generator.ts';
@@ -206,88 +207,6 @@ for (let i = 0; i < ROWS; i++) {
     );
 }
 
-// ---- the plain-JS peer: same normalisation (accents via NFD) and token-wise Jaro-Winkler ----
-
-const TITLES = new Set([
-  'mr',
-  'mrs',
-  'ms',
-  'miss',
-  'mx',
-  'dr',
-  'sir',
-  'lord',
-  'lady',
-  'dame',
-  'prof',
-  'hon',
-  'rev',
-]);
-function normalise(s: string): string[] {
-  return s
-    .normalize('NFD')
-    .replace(/\p{M}/gu, '')
-    .toLowerCase()
-    .split(/[^\p{L}\p{N}]+/u)
-    .filter((t) => t !== '' && !TITLES.has(t))
-    .sort();
-}
-function jaroWinkler(a: string, b: string): number {
-  const la = a.length;
-  const lb = b.length;
-  if (la === 0 || lb === 0) return la === lb ? 1 : 0;
-  const win = Math.max(0, Math.floor(Math.max(la, lb) / 2) - 1);
-  const am = new Uint8Array(la);
-  const bm = new Uint8Array(lb);
-  let m = 0;
-  for (let i = 0; i < la; i++) {
-    for (let j = Math.max(0, i - win); j < Math.min(lb, i + win + 1); j++) {
-      if (!bm[j] && a.charCodeAt(i) === b.charCodeAt(j)) {
-        am[i] = 1;
-        bm[j] = 1;
-        m++;
-        break;
-      }
-    }
-  }
-  if (m === 0) return 0;
-  let t = 0;
-  let j = 0;
-  for (let i = 0; i < la; i++) {
-    if (!am[i]) continue;
-    while (!bm[j]) j++;
-    if (a.charCodeAt(i) !== b.charCodeAt(j)) t++;
-    j++;
-  }
-  const jaro = (m / la + m / lb + (m - t / 2) / m) / 3;
-  let l = 0;
-  while (l < 4 && l < la && l < lb && a[l] === b[l]) l++;
-  return jaro + l * 0.1 * (1 - jaro);
-}
-function similarity(list: string[], row: string[]): number {
-  if (list.length === 0 || row.length === 0 || (row.length < 2 && list.length > 1)) return 0;
-  const [short, long] = row.length <= list.length ? [row, list] : [list, row];
-  const used = new Uint8Array(long.length);
-  let sum = 0;
-  let weight = 0;
-  for (const s of short) {
-    let best = -1;
-    let at = 0;
-    for (let k = 0; k < long.length; k++) {
-      if (used[k]) continue;
-      const jw = jaroWinkler(s, long[k] as string);
-      if (jw > best) {
-        best = jw;
-        at = k;
-      }
-    }
-    used[at] = 1;
-    sum += s.length * best;
-    weight += s.length;
-  }
-  return sum / weight;
-}
-
 function batchesOf(names: string[]): { col: Utf8Column; n: number }[] {
   const out: { col: Utf8Column; n: number }[] = [];
   for (let i = 0; i < names.length; i += BATCH) {
@@ -302,7 +221,7 @@ async function main() {
   const screen = new SanctionsScreen(entries);
   const buildMs = performance.now() - t0;
   const batches = batchesOf(rows);
-  const slice = entries.slice(0, JS_SLICE).map((e) => normalise(e.name));
+  const slice = entries.slice(0, JS_SLICE).map((e) => normaliseName(e.name));
   const jsRows = rows.slice(0, JS_ROWS);
 
   // Sanity and match rate.
@@ -320,10 +239,10 @@ async function main() {
     })
     .add(`plain JS full scan of ${JS_SLICE.toLocaleString('en-GB')} names (${JS_ROWS} rows)`, () => {
       for (const row of jsRows) {
-        const toks = normalise(row);
+        const toks = normaliseName(row);
         let best = 0;
         for (const l of slice) {
-          const s = similarity(l, toks);
+          const s = tokenSimilarity(l, toks);
           if (s > best) best = s;
         }
         sink += best;

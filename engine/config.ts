@@ -21,7 +21,6 @@ export interface ServiceConfig {
   maxInflight: number;
   logLevel: string;
   maxFutureMs: number;
-  ratesPath?: string;
   reference: Partial<ReferencePaths>;
   shutdownDeadlineMs: number;
   /** The AML rules file (reference/aml-rules.json by default). */
@@ -64,7 +63,6 @@ const KEYS: [keyof ServiceConfig, string, 'string' | 'int' | 'list'][] = [
   ['maxInflight', 'max-inflight', 'int'],
   ['logLevel', 'log-level', 'string'],
   ['maxFutureMs', 'max-future-ms', 'int'],
-  ['ratesPath', 'rates', 'string'],
   ['shutdownDeadlineMs', 'shutdown-deadline-ms', 'int'],
   ['rulesPath', 'rules', 'string'],
   ['sanctionsPaths', 'sanctions', 'list'],

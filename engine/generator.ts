@@ -10,7 +10,6 @@
  * docs/aml.md says fire on it (see typologies.ts). Background is built so that no rule fires on it
  * except AMOUNT_ANOMALY (weight 30, no alert), which is tracked per account and labelled too.
  */
-import { fileURLToPath } from 'node:url';
 import type { RuleName } from './aml/rule-names.ts';
 import { REASON_CODES, type ReasonCode } from './codes.ts';
 import type { Utf8Column } from './columns.ts';
@@ -309,8 +308,6 @@ export interface GenerateOptions {
   format?: 'csv' | 'ndjson' | 'arrow' | 'json' | 'msgpack';
 }
 
-export const RATES_CSV = fileURLToPath(new URL('../reference/rates.csv', import.meta.url));
-
 const MIN = 60_000;
 const HOUR = 3_600_000;
 const DAY = 86_400_000;
@@ -412,8 +409,8 @@ export class TransactionGenerator {
   private readonly badModulus: { sort: string; number: string }[];
   private readonly kinds: ReasonCode[];
   private readonly opts: Required<Omit<GenerateOptions, 'format'>>;
-  /** reference/rates.csv: the rates the rules file carries too (a test checks they agree). */
-  private readonly rates = RateTable.load(RATES_CSV);
+  /** The `rates` section of the AML rules file (reference/aml-rules.json). */
+  private readonly rates = RateTable.load();
   private readonly issued: string[] = [];
   private readonly start: number;
   private readonly plan: Planned[] = [];

@@ -4,12 +4,13 @@
  * Each typology instance lives on its own fresh account, so no background row shares its state,
  * and its rows are scored here by `AccountSim`, a direct reading of docs/aml.md (windows, Welford,
  * pass-through), so a label is exactly what the rules say about that row. SANCTIONS_MATCH is by
- * construction: the row carries a variant of a list name (`SANCTIONS_VARIANTS`), and the
- * `nameSimilarity` here (the docs' normalisation and token-wise Jaro-Winkler) lets the tests check
- * that every variant clears 0.90 and every background name stays far below it.
+ * construction: the row carries a variant of a list name (`SANCTIONS_VARIANTS`), and
+ * `bestSanctionsScore` (the plain-JS statement of the screen's rule, `engine/aml/name-match.ts`)
+ * lets the tests check that every variant clears 0.90 and every background name stays far below it.
  *
  * Planted amounts are GBP, so their GBP-equivalents are exact and need no rate table.
  */
+import { nameSimilarity } from './aml/name-match.ts';
 import type { RuleName } from './aml/rule-names.ts';
 
 /** The high-risk list of reference/aml-rules.json (FATF black and grey lists as of 2026). */
@@ -139,112 +140,10 @@ export const SANCTIONS_NEAR_MISSES = [
   'Northwind',
 ] as const;
 
-// --- Name matching, as docs/aml.md defines it (used by the tests to check margins) ------------
-
-const HONORIFICS = new Set([
-  'mr',
-  'mrs',
-  'ms',
-  'miss',
-  'mx',
-  'dr',
-  'sir',
-  'lord',
-  'lady',
-  'dame',
-  'prof',
-  'hon',
-  'rev',
-  'sheikh',
-  'haji',
-]);
-
-const FOLD: Record<string, string> = { ß: 'ss', æ: 'ae', œ: 'oe', ø: 'o', đ: 'd', ł: 'l', þ: 'th', ı: 'i' };
-
-/** Tokens of a name: ASCII-folded, lower case, split on non-alphanumerics, honorifics dropped, sorted. */
-export function normaliseName(name: string): string[] {
-  const folded = name
-    .toLowerCase()
-    .replace(/[ßæœøđłþı]/g, (c) => FOLD[c] ?? c)
-    .normalize('NFKD')
-    .replace(/\p{M}/gu, '');
-  return folded
-    .split(/[^a-z0-9]+/)
-    .filter((t) => t.length > 0 && !HONORIFICS.has(t))
-    .sort();
-}
-
-function jaro(a: string, b: string): number {
-  if (a === b) return 1;
-  const la = a.length;
-  const lb = b.length;
-  if (la === 0 || lb === 0) return 0;
-  const range = Math.max(0, Math.floor(Math.max(la, lb) / 2) - 1);
-  const am = new Uint8Array(la);
-  const bm = new Uint8Array(lb);
-  let m = 0;
-  for (let i = 0; i < la; i++) {
-    const lo = Math.max(0, i - range);
-    const hi = Math.min(lb - 1, i + range);
-    for (let j = lo; j <= hi; j++) {
-      if (bm[j] || a[i] !== b[j]) continue;
-      am[i] = 1;
-      bm[j] = 1;
-      m++;
-      break;
-    }
-  }
-  if (m === 0) return 0;
-  let t = 0;
-  let k = 0;
-  for (let i = 0; i < la; i++) {
-    if (!am[i]) continue;
-    while (!bm[k]) k++;
-    if (a[i] !== b[k]) t++;
-    k++;
-  }
-  return (m / la + m / lb + (m - t / 2) / m) / 3;
-}
-
-export function jaroWinkler(a: string, b: string): number {
-  const j = jaro(a, b);
-  let p = 0;
-  while (p < 4 && p < a.length && p < b.length && a[p] === b[p]) p++;
-  return j + p * 0.1 * (1 - j);
-}
-
-/** Token-wise Jaro-Winkler of a row name against a list name, weighted by token length. */
-export function nameSimilarity(rowName: string, listName: string): number {
-  const r = normaliseName(rowName);
-  const l = normaliseName(listName);
-  if (r.length === 0 || l.length === 0) return 0;
-  if (r.length < 2 && l.length > 1) return 0;
-  const [short, long] = l.length <= r.length ? [l, r] : [r, l];
-  const used = new Uint8Array(long.length);
-  let num = 0;
-  let den = 0;
-  for (const s of short) {
-    let best = 0;
-    let at = -1;
-    long.forEach((o, k) => {
-      if (used[k]) return;
-      const v = jaroWinkler(s, o);
-      if (v > best) {
-        best = v;
-        at = k;
-      }
-    });
-    if (at >= 0) used[at] = 1;
-    num += best * s.length;
-    den += s.length;
-  }
-  return den === 0 ? 0 : num / den;
-}
-
-/** The best similarity of a name to any list name. */
+/** The best similarity (`engine/aml/name-match.ts`) of a row name to any list name. */
 export function bestSanctionsScore(name: string): number {
   let best = 0;
-  for (const l of SANCTIONS_LIST) best = Math.max(best, nameSimilarity(name, l));
+  for (const l of SANCTIONS_LIST) best = Math.max(best, nameSimilarity(l, name));
   return best;
 }
 

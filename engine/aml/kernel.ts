@@ -97,6 +97,7 @@ export class AmlKernel {
   readonly slotBytes: number;
   readonly detailWords: number;
   private readonly x: AmlExports;
+  private readonly arena: number;
 
   constructor(
     readonly capacity = 32768,
@@ -106,8 +107,13 @@ export class AmlKernel {
     this.x = memory.exports as unknown as AmlExports;
     this.slotBytes = this.x.aml_slot_words() * 8;
     this.detailWords = this.x.aml_detail_words();
-    const arena = memory.reserve(this.x.aml_arena_bytes(capacity));
-    this.x.aml_init(arena, capacity);
+    this.arena = memory.reserve(this.x.aml_arena_bytes(capacity));
+    this.x.aml_init(this.arena, capacity);
+  }
+
+  /** Forgets every account (benchmarks start each run from an empty state). */
+  reset(): void {
+    this.x.aml_init(this.arena, this.capacity);
   }
 
   setParams(params: BigInt64Array): void {

@@ -8,6 +8,7 @@ import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from '
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { nameSimilarity, normaliseName } from '../../engine/aml/name-match.ts';
 import {
   DEFAULT_SANCTIONS_PATHS,
   detectFormat,
@@ -151,6 +152,22 @@ describe('screening through WASM', () => {
     expect(screen.normalise('Dr. Jean-Baptiste MOREAU-LEFÈVRE')).toBe('baptiste jean lefevre moreau');
     expect(screen.normalise('Herr Øystein Ærø-Strauß, Sheikh')).toBe('aero herr oystein strauss');
     expect(screen.similarity('Zoltán KEMÉNYI', 'kemenyi, ZOLTAN')).toBe(1);
+  });
+
+  it('agrees with the plain-JS statement of the rule (engine/aml/name-match.ts)', () => {
+    const rows = [
+      ...entries.flatMap((e) => [0, 1, 2, 3].map((k) => typo(e.name, k))),
+      'Herr Øystein Ærø-Strauß, Sheikh',
+      'Doctor Hamid Reza TAVAKOLI (Hajji)',
+      'Zoltán KEMÉNYI',
+      'Draganov',
+    ];
+    for (const n of [...entries.map((e) => e.name), ...rows]) {
+      expect(normaliseName(n).join(' '), n).toBe(screen.normalise(n));
+    }
+    for (const e of entries) {
+      for (const row of rows) expect(nameSimilarity(e.name, row), row).toBe(screen.similarity(e.name, row));
+    }
   });
 
   it('matches every list name exactly, and each to an entry of its own group', () => {

@@ -568,7 +568,7 @@ fn apply(s: &mut [u64], p: &Params, t: i64, a: i64, credit: bool) {
     set_meta(s, head, len, band_len);
 }
 
-/// Scores the rows of `order` (already in event-time order) and, for rows flagged `F_APPLY`,
+/// Scores the rows of `order` (in event-time order, see `sort_rows`) and, for rows flagged `F_APPLY`,
 /// applies them. Every row with a key must have a resident slot (`prepare`). With `dry`, each
 /// touched slot is saved to `undo` first and put back at the end, so nothing changes.
 /// Returns false when a slot is missing or `undo` is too small.
@@ -693,26 +693,42 @@ pub fn score_rows(
 pub fn prepare(st: &mut State, keys: &[u64], ts: &[i64], fresh: &mut [u64]) -> i64 {
     let mut m = 0;
     let clock = st.header[H_CLOCK];
+    let mut warm = 0u64;
+    // First the index lines of every row, each load independent of the others (see below).
+    let mask = st.mask();
+    for &key in keys {
+        warm = warm.wrapping_add(st.index[2 * (key as usize & mask)]);
+    }
     for (i, &key) in keys.iter().enumerate() {
         if key == EMPTY || ts.get(i).copied().unwrap_or(i64::MIN) == i64::MIN {
             continue;
         }
         match st.insert(key) {
-            Some((slot, is_new)) => {
-                if is_new {
-                    if m < fresh.len() {
-                        fresh[m] = key;
-                    }
-                    m += 1;
-                    // Marked in use, so an eviction before scoring cannot take it back. Slots
-                    // that were already resident are not touched here (that would cost a cache
-                    // miss per row twice); if an eviction takes one, the retry brings it back.
-                    st.slot_mut(slot)[W_TOUCH] = clock + 1;
+            Some((slot, true)) => {
+                if m < fresh.len() {
+                    fresh[m] = key;
+                }
+                m += 1;
+                // Marked in use, so an eviction before scoring cannot take it back. (If an
+                // eviction takes a resident slot of this batch, the retry brings it back.)
+                st.slot_mut(slot)[W_TOUCH] = clock + 1;
+            }
+            Some((slot, false)) => {
+                // Read the lines scoring will need (the header and the newest rows) now: here
+                // the loads of one row do not wait for another's, so the cache misses of a
+                // whole batch overlap instead of queuing one by one inside the scoring loop.
+                let s = st.slot(slot);
+                let (head, len, _) = meta(s);
+                warm = warm.wrapping_add(s[W_N]);
+                if len > 0 {
+                    warm ^= s[W_EVENTS + 2 * ((head + len - 1) & (RING - 1))];
                 }
             }
             None => return -1 - m as i64,
         }
     }
+    // Kept so the loads above are not optimised away.
+    st.header[HEADER_WORDS - 1] = warm;
     m as i64
 }
 
