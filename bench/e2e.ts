@@ -151,6 +151,8 @@ interface Template {
   bytes: Uint8Array;
   rows: number;
   stamps: Int32Array;
+  /** Where each record batch's event times are, and their generated values (see `stamp`). */
+  times: { at: number[]; ms: Float64Array[] };
 }
 
 function templateOf(bytes: Uint8Array, rows: number): Template {
@@ -175,7 +177,26 @@ function templateOf(bytes: Uint8Array, rows: number): Template {
       if (same) stamps.push(base + start + STAMP_AT);
     }
   }
-  return { bytes, rows, stamps: Int32Array.from(stamps) };
+  return { bytes, rows, stamps: Int32Array.from(stamps), times: timeStamps(bytes) };
+}
+
+/**
+ * The event times of a body, as 32-bit halves (the body is little-endian Arrow), and their
+ * original values. Re-sending the same bodies would pile every account's rows onto the same
+ * instants, which no AML state ever sees; `stamp` instead moves each round of bodies one hour on,
+ * from 30 days back, so the accounts see a stream that goes forward in time.
+ */
+function timeStamps(bytes: Uint8Array): { at: number[]; ms: Float64Array[] } {
+  const at: number[] = [];
+  const ms: Float64Array[] = [];
+  for (const batch of RecordBatchReader.from(bytes)) {
+    const data = batch.getChild('ts')?.data[0] as Data | undefined;
+    const v = data?.values as BigInt64Array | undefined;
+    if (!data || !v || v.buffer !== bytes.buffer) continue;
+    at.push(v.byteOffset + data.offset * 8);
+    ms.push(Float64Array.from(v.subarray(data.offset, data.offset + data.length), Number));
+  }
+  return { at, ms };
 }
 
 let requestNo = 0;
@@ -190,6 +211,16 @@ function stamp(t: Template): void {
   }
   const b = t.bytes;
   for (const at of t.stamps) b.set(digitBuf, at);
+  const shift = Math.floor(requestNo / 8) * 3_600_000 - 30 * 86_400_000;
+  t.times.at.forEach((at, k) => {
+    const orig = t.times.ms[k] as Float64Array;
+    const words = new Uint32Array(b.buffer, at, orig.length * 2);
+    for (let i = 0; i < orig.length; i++) {
+      const v = (orig[i] as number) + shift;
+      words[2 * i] = v % 4294967296;
+      words[2 * i + 1] = Math.floor(v / 4294967296);
+    }
+  });
 }
 
 async function generated(

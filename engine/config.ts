@@ -48,7 +48,7 @@ export const DEFAULTS: ServiceConfig = {
   rulesPath: DEFAULT_RULES_PATH,
   sanctionsPaths: DEFAULT_SANCTIONS_PATHS,
   amlShards: 2,
-  amlCapacity: 32768,
+  amlCapacity: 65536,
   reloadPollMs: 2000,
 };
 

@@ -172,14 +172,24 @@ export function inputFromSilver(
   return { n, key, ts, gbp, flags, names: utf8Of(batch, 'counterparty_name') };
 }
 
-/** Account keys whose low word falls in `shard` of `shards`: the rows this shard owns. */
-export function rowsOfShard(key: BigUint64Array, shard: number, shards: number): Uint32Array {
+/**
+ * The rows a shard owns: those whose account key's low word falls in `shard` of `shards`. With
+ * `keyless`, rows without a usable account go to shard 0, which scores their stateless rules (a
+ * validate request's invalid rows); staged rows always have one.
+ */
+export function rowsOfShard(
+  key: BigUint64Array,
+  shard: number,
+  shards: number,
+  keyless = false,
+): Uint32Array {
   const low = new Uint32Array(key.buffer, key.byteOffset, key.length * 2);
   const out = new Uint32Array(key.length);
   let m = 0;
   for (let i = 0; i < key.length; i++) {
     const lo = low[2 * i] as number;
-    if ((lo | (low[2 * i + 1] as number)) !== 0 && lo % shards === shard) out[m++] = i;
+    const none = (lo | (low[2 * i + 1] as number)) === 0;
+    if (none ? keyless && shard === 0 : lo % shards === shard) out[m++] = i;
   }
   return out.slice(0, m);
 }

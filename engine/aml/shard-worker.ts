@@ -67,7 +67,7 @@ const keyBuf = (k: bigint) => {
 
 const slots: SlotStore = {
   get(key) {
-    const p = pending.get(key);
+    const p = pending.get(key) ?? inflight.get(key);
     if (p) return p;
     const v = store.amlState.get(keyBuf(key)) as Uint8Array | undefined;
     return v ? Uint8Array.prototype.slice.call(v) : undefined;
@@ -94,8 +94,54 @@ function serial(fn: () => Promise<void> | void): Promise<void> {
   return run;
 }
 
-/** Scores one committed batch; writes its outputs unless a run before a crash already did. */
-async function scoreSeq(seq: number): Promise<void> {
+// ---- the writer ------------------------------------------------------------------------------
+// Scoring never waits for LMDB: outputs and checkpoints queue here and go out in one transaction
+// per round, in the order they were queued (so a checkpoint at seq X always lands with or after
+// the outputs of every batch up to X). A batch counts as scored once its outputs are committed,
+// so an alert is readable by the time the reply that counts it is sent.
+
+const writes: (() => void)[] = [];
+const afterWrite: (() => void)[] = [];
+let writing: Promise<void> | null = null;
+
+function enqueue(op: () => void, after?: () => void): void {
+  writes.push(op);
+  if (after) afterWrite.push(after);
+  kick();
+}
+
+function kick(): void {
+  if (writing || writes.length === 0) return;
+  const ops = writes.splice(0);
+  const afters = afterWrite.splice(0);
+  writing = store.env
+    .transaction(() => {
+      for (const op of ops) op();
+    })
+    .then(
+      () => {
+        for (const f of afters) f();
+      },
+      (e: Error) => port.postMessage({ type: 'failed', shard: s.shard, error: String(e.stack ?? e) }),
+    )
+    .finally(() => {
+      writing = null;
+      kick();
+    });
+}
+
+async function flushed(): Promise<void> {
+  while (writing || writes.length > 0) {
+    kick();
+    await writing;
+  }
+}
+
+/** Slots being written by a checkpoint in flight: newer than the store until it commits. */
+const inflight = new Map<bigint, Uint8Array>();
+
+/** Scores one committed batch; queues its outputs unless a run before a crash already wrote them. */
+function scoreSeq(seq: number): void {
   const staged = store.staging.get(seq);
   const parts: PartScores[] = [];
   const alerts: AlertRecord[] = [];
@@ -125,65 +171,80 @@ async function scoreSeq(seq: number): Promise<void> {
       parts.push(scores);
     }
   }
-  if (seq >= outputsFrom) {
-    await store.env.transaction(() => {
-      if (parts.length > 0) store.amlOut.put(K.out(seq), { parts: parts.map(storePart) });
-      for (const a of alerts) store.alerts.put(a.key, a.record);
-      if (staged && alerts.length > 0) {
-        const b = store.batches.get(staged.batchId) as Record<string, unknown> | undefined;
-        if (b) {
-          const by = {
-            ...((b.aml_alerts as Record<string, number> | undefined) ?? {}),
-            [s.shard]: alerts.length,
-          };
-          store.batches.put(staged.batchId, { ...b, aml_alerts: by });
-        }
-      }
-      for (const a of alerts) {
-        for (const r of a.record.rules) {
-          const gk = `al|${a.record.ts.slice(0, 10)}|${r.rule}`;
-          store.gold.put(gk, ((store.gold.get(gk) as number | undefined) ?? 0) + 1);
-        }
-      }
-      store.meta.put(K.done, seq);
-    });
-    outputsFrom = seq + 1;
-  }
   processed = seq;
-  port.postMessage({ type: 'scored', shard: s.shard, seq, alerts: alerts.length } satisfies FromShard);
-}
-
-/** Writes every slot changed since the last checkpoint, and the sequence number they reflect. */
-async function checkpoint(): Promise<void> {
-  const dirty = engine.kernel.takeDirty();
-  const evicted = [...pending.values()];
-  const at = processed;
-  await store.env.transaction(() => {
-    for (const e of evicted) store.amlState.put(keyBuf(slotKey(e)), e);
-    for (const { slots: buf, count } of dirty) {
-      for (let k = 0; k < count; k++) {
-        const slot = buf.subarray(k * slotBytes, (k + 1) * slotBytes);
-        store.amlState.put(keyBuf(slotKey(slot)), slot);
+  const scored = () =>
+    port.postMessage({ type: 'scored', shard: s.shard, seq, alerts: alerts.length } satisfies FromShard);
+  if (seq < outputsFrom) {
+    scored(); // a replay: the outputs were written before the crash
+    return;
+  }
+  outputsFrom = seq + 1;
+  const batchId = staged?.batchId;
+  enqueue(() => {
+    if (parts.length > 0) store.amlOut.put(K.out(seq), { parts: parts.map(storePart) });
+    for (const a of alerts) store.alerts.put(a.key, a.record);
+    if (batchId && alerts.length > 0) {
+      const b = store.batches.get(batchId) as Record<string, unknown> | undefined;
+      if (b) {
+        const by = {
+          ...((b.aml_alerts as Record<string, number> | undefined) ?? {}),
+          [s.shard]: alerts.length,
+        };
+        store.batches.put(batchId, { ...b, aml_alerts: by });
       }
     }
-    store.meta.put(K.ckpt, at);
-    store.meta.put(K.ckptRules, rules.hash);
-    store.meta.put(`rules|${rules.hash}`, rulesText);
-  });
-  // Slots evicted while the transaction ran stay pending for the next one.
-  for (const e of evicted) if (pending.get(slotKey(e)) === e) pending.delete(slotKey(e));
+    for (const a of alerts) {
+      for (const r of a.record.rules) {
+        const gk = `al|${a.record.ts.slice(0, 10)}|${r.rule}`;
+        store.gold.put(gk, ((store.gold.get(gk) as number | undefined) ?? 0) + 1);
+      }
+    }
+    store.meta.put(K.done, seq);
+  }, scored);
+}
+
+/**
+ * Snapshots every slot changed since the last checkpoint (and the evicted ones), with the
+ * sequence number they reflect, and queues the write. Scoring goes on while it is written.
+ */
+function checkpoint(): void {
+  const snapshot = new Map<bigint, Uint8Array>(pending);
+  for (const { slots: buf, count } of engine.kernel.takeDirty()) {
+    for (let k = 0; k < count; k++) {
+      const slot = buf.subarray(k * slotBytes, (k + 1) * slotBytes);
+      snapshot.set(slotKey(slot), slot);
+    }
+  }
+  for (const [k, v] of snapshot) inflight.set(k, v);
+  const evicted = new Map(pending);
+  const at = processed;
+  const hash = rules.hash;
+  const text = rulesText;
+  enqueue(
+    () => {
+      for (const [k, v] of snapshot) store.amlState.put(keyBuf(k), v);
+      store.meta.put(K.ckpt, at);
+      store.meta.put(K.ckptRules, hash);
+      store.meta.put(`rules|${hash}`, text);
+    },
+    () => {
+      // Written: the store is current for these, unless they changed again meanwhile.
+      for (const [k, v] of snapshot) if (inflight.get(k) === v) inflight.delete(k);
+      for (const [k, v] of evicted) if (pending.get(k) === v) pending.delete(k);
+    },
+  );
   lastCheckpoint = Date.now();
 }
 
 let rulesText = s.rulesText;
 
 /** Catches up with every batch committed after the last one processed. */
-async function catchUp(until: number): Promise<void> {
+function catchUp(until: number): void {
   while (processed < until) {
-    await scoreSeq(processed + 1);
-    if (pending.size > s.maxPendingSlots) await checkpoint();
+    scoreSeq(processed + 1);
+    if (pending.size > s.maxPendingSlots) checkpoint();
   }
-  if (Date.now() - lastCheckpoint >= s.checkpointMs) await checkpoint();
+  if (Date.now() - lastCheckpoint >= s.checkpointMs) checkpoint();
 }
 
 async function recover(): Promise<void> {
@@ -200,14 +261,15 @@ async function recover(): Promise<void> {
     }
   }
   const latest = (store.meta.get('seq') as number | undefined) ?? 0;
-  await catchUp(latest);
+  catchUp(latest);
   if (rules !== current) {
-    await checkpoint();
+    checkpoint();
     rules = current;
     rulesText = s.rulesText;
     engine.setRules(rules);
   }
-  await checkpoint();
+  checkpoint();
+  await flushed();
   port.postMessage({ type: 'ready', shard: s.shard, seq: processed } satisfies FromShard);
 }
 
@@ -217,12 +279,12 @@ port.on('message', (msg: ToShard) => {
       void serial(() => catchUp(msg.seq));
       break;
     case 'rules':
-      void serial(async () => {
-        await checkpoint();
+      void serial(() => {
+        checkpoint();
         rules = parseRules(new TextEncoder().encode(msg.rulesText), 'rules');
         rulesText = msg.rulesText;
         engine.setRules(rules);
-        await checkpoint();
+        checkpoint();
       });
       break;
     case 'sanctions':
@@ -242,7 +304,7 @@ port.on('message', (msg: ToShard) => {
     case 'validate':
       void serial(() => {
         const input = msg.input;
-        const mine = rowsOfShard(input.key, s.shard, s.shards);
+        const mine = rowsOfShard(input.key, s.shard, s.shards, true);
         const out = engine.score(input, mine, slots, true);
         port.postMessage(
           { type: 'validated', id: msg.id, score: out.score, rules: out.rules } satisfies FromShard,
@@ -252,14 +314,16 @@ port.on('message', (msg: ToShard) => {
       break;
     case 'checkpoint':
       void serial(async () => {
-        await checkpoint();
+        checkpoint();
+        await flushed();
         port.postMessage({ type: 'done', id: msg.id } satisfies FromShard);
       });
       break;
     case 'stop':
       void serial(async () => {
-        await catchUp((store.meta.get('seq') as number | undefined) ?? 0);
-        await checkpoint();
+        catchUp((store.meta.get('seq') as number | undefined) ?? 0);
+        checkpoint();
+        await flushed();
         await store.close();
         port.postMessage({ type: 'done', id: msg.id } satisfies FromShard);
       });

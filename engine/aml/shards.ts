@@ -6,6 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
 import { SluiceError } from '../errors.ts';
+import { rowsOfShard } from './input.ts';
 import type { AmlInput } from './kernel.ts';
 import { parseRules } from './rules.ts';
 import type { FromShard, ShardSettings, ToShard } from './shard-worker.ts';
@@ -16,7 +17,7 @@ export interface AmlShardOptions {
   shards?: number;
   rulesPath: string;
   sanctionsPaths: string[];
-  /** Resident accounts per shard (default 32,768: about 37 MiB of state). */
+  /** Resident accounts per shard (default 65,536: about 75 MiB of state). */
   capacity?: number;
   checkpointMs?: number;
   onFailure?: (shard: number, error: string) => void;
@@ -56,7 +57,7 @@ export class AmlShards {
         shards: this.count,
         rulesText,
         sanctionsPaths: opts.sanctionsPaths,
-        capacity: opts.capacity ?? 32768,
+        capacity: opts.capacity ?? 65536,
         checkpointMs: opts.checkpointMs ?? 2000,
         maxPendingSlots: 65536,
       };
@@ -169,8 +170,12 @@ export class AmlShards {
 
   /** Scores a validate request's rows against the state, changing nothing; merges the shards. */
   async validate(input: AmlInput): Promise<{ score: Uint8Array; rules: Uint16Array }> {
+    // Only the shards that own some of the rows are asked (one, for a single row).
+    const asked = this.workers
+      .map((_, shard) => shard)
+      .filter((shard) => rowsOfShard(input.key, shard, this.count, true).length > 0);
     const answers = await Promise.all(
-      this.workers.map((_, shard) => this.call(shard, { type: 'validate', id: this.nextId++, input })),
+      asked.map((shard) => this.call(shard, { type: 'validate', id: this.nextId++, input })),
     );
     const score = new Uint8Array(input.n);
     const rules = new Uint16Array(input.n);

@@ -186,6 +186,21 @@ describe('AML in the service', () => {
     expect(rows.some((r) => r[0].startsWith('B'))).toBe(false);
   });
 
+  it('scores the stateless rules of a validate row that has no account', async () => {
+    const svc = await service(reference.path, { workers: 1 });
+    const r = await post(
+      `${svc.url}/v1/validate`,
+      JSON.stringify([{ ...row('X1', '', 0, '10000.00', { counterparty_name: 'Hamid Reza Tavakoli' }) }]),
+      'application/json',
+    );
+    expect(r.json.results[0].reasons).toEqual(['MISSING_FIELD']);
+    expect(r.json.results[0].aml).toEqual({
+      score: 100,
+      rules: ['SANCTIONS_MATCH', 'HIGH_VALUE', 'ROUND_AMOUNT'],
+    });
+    await svc.close();
+  });
+
   it('keeps the state across a restart', async () => {
     const svc = await service(reference.path, { workers: 1 });
     const r = await send(svc.url, [row('S5', 'STR-1', 5 * HOUR, '9500.00', credit)]);
