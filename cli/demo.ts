@@ -111,8 +111,9 @@ Where the layers are:
   bronze      raw request bodies, in LMDB (database "bronze"): ${join(service.dataDir, 'lmdb')} (${mib(lmdb.reduce((a, f) => a + f.bytes, 0))})
   silver      accepted rows as Parquet, partitioned by event date: ${join(service.dataDir, 'silver')}
               ${silver.length} files in ${partitions.size} partitions, ${mib(silverBytes)}${silver.length === 0 && keep ? ' (rows wait in LMDB staging; they roll into Parquet within about 30 s, or at shutdown)' : ''}
-  quarantine  ${summary.quarantined} rows held for review, in LMDB: GET ${service.url}/v1/quarantine
+  quarantine  ${summary.quarantined} rows held for review, in LMDB (database "quarantine"; the review API comes with the governance issue)
               (and ${summary.duplicates} rows repeating a stored tx_id, kept out of silver)
+  alerts      ${summary.alerts} AML alerts with their reasons, in LMDB: GET ${service.url}/v1/alerts (while the service runs)
   gold        ${reports[0]}
                 ${peeks[0]}
               ${reports[1]}
