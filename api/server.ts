@@ -143,10 +143,15 @@ export async function buildServer(deps: ServerDeps, opts: ServerOptions): Promis
         if (outcome.status === 201) {
           metrics.batches.inc({ format, outcome: 'completed' });
           metrics.bytes.inc({ format }, body.length);
-          metrics.rows.inc({ outcome: 'accepted' }, r.accepted);
-          metrics.rows.inc({ outcome: 'quarantined' }, r.quarantined);
-          metrics.rows.inc({ outcome: 'duplicate' }, r.duplicates);
+          metrics.rows.inc({ format, outcome: 'accepted' }, r.accepted);
+          metrics.rows.inc({ format, outcome: 'quarantined' }, r.quarantined);
+          metrics.rows.inc({ format, outcome: 'duplicate' }, r.duplicates);
           metrics.alerts.inc(r.alerts);
+          metrics.batchStages(outcome.stages);
+          metrics.quality.set({ kpi: 'completeness' }, r.quality.completeness);
+          metrics.quality.set({ kpi: 'validity' }, r.quality.validity);
+          metrics.quality.set({ kpi: 'uniqueness' }, r.quality.uniqueness);
+          if (r.quality.timeliness_ms !== null) metrics.timeliness.set(r.quality.timeliness_ms / 1000);
           for (const [code, count] of Object.entries(r.reasons)) metrics.reasons.inc({ reason: code }, count);
           metrics.lastBatch.setToCurrentTime();
           req.log.info(
@@ -273,7 +278,14 @@ export async function buildServer(deps: ServerDeps, opts: ServerOptions): Promis
     },
   );
   app.get('/metrics', { schema: { hide: true } }, async (_req, reply) => {
-    metrics.inflight.set(pipeline.load.inflight);
+    const load = pipeline.load;
+    metrics.inflight.set(load.inflight);
+    metrics.poolUtilization.set(load.utilization);
+    metrics.poolQueue.set(load.queued);
+    const st = store.env.getStats() as { pageSize?: number; lastPageNumber?: number; mapSize?: number };
+    if (st.pageSize && st.lastPageNumber !== undefined)
+      metrics.lmdbUsed.set(st.pageSize * (st.lastPageNumber + 1));
+    if (st.mapSize) metrics.lmdbSize.set(st.mapSize);
     return reply.type(metrics.registry.contentType).send(await metrics.registry.metrics());
   });
   app.get('/docs/json', { schema: { hide: true } }, async () => app.swagger());

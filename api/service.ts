@@ -43,6 +43,7 @@ export async function startService(opts: StartOptions = {}): Promise<RunningServ
     sanctionsPaths: config.sanctionsPaths,
     capacity: config.amlCapacity,
     onFailure: (shard, error) => log.error({ shard, error }, 'AML shard failed'),
+    onScored: (m) => metrics.shardScored(m),
     onSanctions: (r) => {
       metrics.sanctionsReload(r.ok, r.size, r.version);
       if (r.ok) log.info({ shard: r.shard, size: r.size, version: r.version }, 'sanctions list reloaded');
@@ -50,7 +51,14 @@ export async function startService(opts: StartOptions = {}): Promise<RunningServ
         log.error({ shard: r.shard, error: r.error }, 'sanctions reload failed; the old list stays in force');
     },
   });
-  const roller = new SilverRoller(store, { amlShards: aml.count });
+  const roller = new SilverRoller(store, {
+    amlShards: aml.count,
+    onRoll: (r) => {
+      metrics.silverFiles.inc(r.files.length);
+      metrics.silverBytes.inc(r.files.reduce((a, f) => a + f.bytes, 0));
+      metrics.silverRows.inc(r.rows);
+    },
+  });
   await roller.recover();
   const pipeline = new Pipeline(store, {
     workers: config.workers,

@@ -39,6 +39,8 @@ export interface IngestOutcome {
   reply: BatchReply;
   /** The batch's sequence number (the order AML state applies batches in). */
   seq?: number;
+  /** Stage timings, for metrics (not part of the reply). */
+  stages?: import('./worker.ts').StageTimings;
 }
 
 /** What the commit needs to know about the request, besides the work's result. */

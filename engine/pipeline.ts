@@ -198,7 +198,11 @@ export class Pipeline {
       rulesHash: this.aml?.rulesHash,
     };
     if (body.byteLength <= this.inlineBytes) {
-      return await commitDurably(this.store, meta, unwrap(this.inline(task)));
+      const res = unwrap(this.inline(task));
+      const tc = performance.now();
+      const outcome = await commitDurably(this.store, meta, res);
+      if (res.stages) outcome.stages = { ...res.stages, persistMs: performance.now() - tc };
+      return outcome;
     }
     if (req.format === 'arrow' && body.byteLength >= this.splitBytes && this.threads >= 2) {
       return await this.ingestSplit(task, meta);

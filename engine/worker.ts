@@ -4,7 +4,7 @@
  * once. Bodies arrive transferred and go back transferred (bronze keeps them), never copied.
  */
 import { createHash } from 'node:crypto';
-import { workerData } from 'node:worker_threads';
+import { threadId, workerData } from 'node:worker_threads';
 import { type RecordBatch, Table, tableToIPC } from 'apache-arrow';
 import { concatInputs, inputFromVerdicts } from './aml/input.ts';
 import type { AmlInput } from './aml/kernel.ts';
@@ -98,6 +98,18 @@ export interface WorkResult {
   latenessSorted: Float64Array;
   /** For validate tasks: the rows' AML scoring inputs (scored by the shards, dry). */
   aml?: AmlInput;
+  stages?: StageTimings;
+}
+
+/** What a batch's work cost, per stage, and the WASM memory of the thread that did it. */
+export interface StageTimings {
+  parseMs: number;
+  validateMs: number;
+  /** Shaping silver, quarantine and gold inputs. */
+  buildMs: number;
+  persistMs?: number;
+  wasmBytes: number;
+  thread: number;
 }
 
 interface Engine {
@@ -152,7 +164,10 @@ export default async function work(task: WorkTask): Promise<WorkResult | WorkFai
   if (!dataDir) return { ok: false, code: 'INTERNAL', message: 'pool worker has no data dir to commit to' };
   // The same LMDB environment as the main thread's: LMDB serialises writers across threads.
   poolStore ??= new Store({ dataDir });
-  return { ok: true, outcome: await commitDurably(poolStore, task.commit, res) };
+  const tc = performance.now();
+  const outcome = await commitDurably(poolStore, task.commit, res);
+  if (res.stages) outcome.stages = { ...res.stages, persistMs: performance.now() - tc };
+  return { ok: true, outcome };
 }
 
 function guarded(engine: Engine, task: WorkTask): WorkResult | WorkFailure {
@@ -200,7 +215,10 @@ function run({ settings, validator, rates, rules }: Engine, task: WorkTask): Wor
   const bytes = new Uint8Array(task.body);
   // A split body is hashed once, by its first share.
   const sha256 = task.part && task.part.index > 0 ? '' : createHash('sha256').update(bytes).digest('hex');
+  const t0 = performance.now();
   const all: RecordBatch[] = parseBody(task.format, bytes);
+  const parseMs = performance.now() - t0;
+  let validateMs = 0;
   const bodyRows = all.reduce((s, b) => s + b.numRows, 0);
   let batches = all;
   if (task.part) {
@@ -240,7 +258,9 @@ function run({ settings, validator, rates, rules }: Engine, task: WorkTask): Wor
   let offset = 0;
   for (const batch of batches) {
     const cols = columnsOf(batch);
+    const tv = performance.now();
     const v = validator.validateColumns(cols, seen);
+    validateMs += performance.now() - tv;
     if (task.kind === 'validate') {
       amlParts.push(inputFromVerdicts(validator.kernels.memory, cols, v, rules, true));
     }
@@ -365,5 +385,13 @@ function run({ settings, validator, rates, rules }: Engine, task: WorkTask): Wor
     latenessCount,
     latenessSorted: late.slice(),
     aml: task.kind === 'validate' ? concatInputs(amlParts) : undefined,
+    // Stage timings and this thread's WASM memory, for the main thread's metrics.
+    stages: {
+      parseMs,
+      validateMs,
+      buildMs: performance.now() - t0 - parseMs - validateMs,
+      wasmBytes: validator.kernels.memory.byteLength,
+      thread: threadId,
+    },
   };
 }

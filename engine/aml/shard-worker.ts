@@ -14,6 +14,7 @@ import { type AlertRecord, alertsOf, type PartScores } from './alerts.ts';
 import { AmlEngine } from './engine.ts';
 import { inputFromSilver, rowsOfShard } from './input.ts';
 import { type SlotStore, slotKey } from './kernel.ts';
+import { RULE, RULE_NAMES } from './rule-names.ts';
 import { type AmlRules, parseRules } from './rules.ts';
 import { SanctionsList } from './sanctions.ts';
 import { storePart } from './silver-columns.ts';
@@ -41,7 +42,17 @@ export type ToShard =
 
 export type FromShard =
   | { type: 'ready'; shard: number; seq: number }
-  | { type: 'scored'; shard: number; seq: number; alerts: number }
+  | {
+      type: 'scored';
+      shard: number;
+      seq: number;
+      alerts: number;
+      /** Scoring time, alerts per rule (contract order) and per score band (50–69, 70–89, 90–100). */
+      ms: number;
+      byRule: number[];
+      bands: number[];
+      wasmBytes: number;
+    }
   | { type: 'validated'; id: number; score: Uint8Array; rules: Uint16Array }
   | { type: 'done'; id: number }
   | { type: 'sanctions'; shard: number; ok: boolean; size: number; error?: string; version: string }
@@ -142,6 +153,7 @@ const inflight = new Map<bigint, Uint8Array>();
 
 /** Scores one committed batch; queues its outputs unless a run before a crash already wrote them. */
 function scoreSeq(seq: number): void {
+  const started = performance.now();
   const staged = store.staging.get(seq);
   const parts: PartScores[] = [];
   const alerts: AlertRecord[] = [];
@@ -172,8 +184,24 @@ function scoreSeq(seq: number): void {
     }
   }
   processed = seq;
-  const scored = () =>
-    port.postMessage({ type: 'scored', shard: s.shard, seq, alerts: alerts.length } satisfies FromShard);
+  const byRule = new Array(RULE_NAMES.length).fill(0);
+  const bands = [0, 0, 0];
+  for (const a of alerts) {
+    for (const r of a.record.rules) byRule[RULE[r.rule]]++;
+    const band = a.record.score >= 90 ? 2 : a.record.score >= 70 ? 1 : 0;
+    bands[band] = (bands[band] as number) + 1;
+  }
+  const msg: FromShard = {
+    type: 'scored',
+    shard: s.shard,
+    seq,
+    alerts: alerts.length,
+    ms: performance.now() - started,
+    byRule,
+    bands,
+    wasmBytes: engine.kernel.memory.byteLength,
+  };
+  const scored = () => port.postMessage(msg);
   if (seq < outputsFrom) {
     scored(); // a replay: the outputs were written before the crash
     return;

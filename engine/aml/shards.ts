@@ -22,6 +22,8 @@ export interface AmlShardOptions {
   checkpointMs?: number;
   onFailure?: (shard: number, error: string) => void;
   onSanctions?: (r: { shard: number; ok: boolean; size: number; error?: string; version: string }) => void;
+  /** Each batch a shard scored (for metrics). */
+  onScored?: (m: Extract<FromShard, { type: 'scored' }>) => void;
 }
 
 interface Waiting {
@@ -103,6 +105,7 @@ export class AmlShards {
   private onMessage(m: FromShard): void {
     switch (m.type) {
       case 'scored': {
+        this.opts.onScored?.(m);
         if (m.seq > (this.scoredTo[m.shard] as number)) this.scoredTo[m.shard] = m.seq;
         const w = this.waiting.get(m.seq);
         if (w) {
