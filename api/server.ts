@@ -70,6 +70,9 @@ export async function buildServer(deps: ServerDeps, opts: ServerOptions): Promis
     // Slow or stalled clients are cut off rather than holding a socket and memory forever.
     requestTimeout: 60_000,
     connectionTimeout: 60_000,
+    // While closing, requests on open connections reach the routes, where the draining pipeline
+    // answers 503 SHUTTING_DOWN with Retry-After in the one error shape (not Fastify's own body).
+    return503OnClosing: false,
   });
   app.setErrorHandler(errorHandler);
   await app.register(swagger, {
