@@ -164,7 +164,17 @@ export async function buildServer(deps: ServerDeps, opts: ServerOptions): Promis
               accepted: r.accepted,
               quarantined: r.quarantined,
               duplicates: r.duplicates,
+              alerts: r.alerts,
+              format,
+              bytes: body.length,
               ms: reply.elapsedTime,
+              // Per stage, in ms; no row content (no ids, accounts or names) is ever logged.
+              stages: outcome.stages && {
+                parse: Math.round(outcome.stages.parseMs * 10) / 10,
+                validate: Math.round(outcome.stages.validateMs * 10) / 10,
+                build: Math.round(outcome.stages.buildMs * 10) / 10,
+                persist: Math.round((outcome.stages.persistMs ?? 0) * 10) / 10,
+              },
             },
             'batch',
           );
