@@ -178,6 +178,32 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly jobRuns = new Counter({
+    name: 'sluice_job_runs_total',
+    help: 'Scheduled job runs by job and outcome (ok, failed: retried with backoff).',
+    labelNames: ['job', 'outcome'],
+    registers: [this.registry],
+  });
+  readonly jobSeconds = new Histogram({
+    name: 'sluice_job_duration_seconds',
+    help: 'Scheduled job run time.',
+    labelNames: ['job'],
+    buckets: [0.01, 0.1, 0.5, 1, 5, 30, 120],
+    registers: [this.registry],
+  });
+  readonly jobLastSuccess = new Gauge({
+    name: 'sluice_job_last_success_timestamp_seconds',
+    help: 'Unix time of each job’s last successful run.',
+    labelNames: ['job'],
+    registers: [this.registry],
+  });
+
+  jobRun(job: string, outcome: 'ok' | 'failed', ms: number): void {
+    this.jobRuns.inc({ job, outcome });
+    this.jobSeconds.observe({ job }, ms / 1000);
+    if (outcome === 'ok') this.jobLastSuccess.set({ job }, Date.now() / 1000);
+  }
+
   /** A batch a pool worker (or the main thread) did: its stage timings and WASM memory. */
   batchStages(t: StageTimings | undefined): void {
     if (!t) return;

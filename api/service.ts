@@ -7,6 +7,7 @@ import { resolve } from 'node:path';
 import { AmlShards } from '../engine/aml/shards.ts';
 import { resolveConfig, type ServiceConfig } from '../engine/config.ts';
 import { foldAccountPartials, foldAll } from '../engine/gold.ts';
+import { JOBS, JobRunner } from '../engine/jobs.ts';
 import { Pipeline } from '../engine/pipeline.ts';
 import { SilverRoller } from '../engine/silver/roller.ts';
 import { Store } from '../engine/store.ts';
@@ -35,6 +36,7 @@ export async function startService(opts: StartOptions = {}): Promise<RunningServ
     info: () => undefined,
     error: (o, m) => console.error(m, o),
   };
+  let amlFailure: string | null = null;
   // The AML shards replay whatever their checkpoints missed before the service takes traffic.
   const aml = await AmlShards.start({
     dataDir,
@@ -42,7 +44,10 @@ export async function startService(opts: StartOptions = {}): Promise<RunningServ
     rulesPath: config.rulesPath,
     sanctionsPaths: config.sanctionsPaths,
     capacity: config.amlCapacity,
-    onFailure: (shard, error) => log.error({ shard, error }, 'AML shard failed'),
+    onFailure: (shard, error) => {
+      amlFailure = `AML shard ${shard} failed`;
+      log.error({ shard, error }, 'AML shard failed');
+    },
     onScored: (m) => metrics.shardScored(m),
     onSanctions: (r) => {
       metrics.sanctionsReload(r.ok, r.size, r.version);
@@ -75,7 +80,13 @@ export async function startService(opts: StartOptions = {}): Promise<RunningServ
       logLevel: config.logLevel,
       // Parquet falling far behind (a stuck or failing roll) means silver is not being written:
       // stop taking traffic until it catches up rather than pile up staging without bound.
-      ready: () => (roller.stagedRows() > 8 * roller.targetRows ? 'silver roll backlog' : null),
+      ready: () =>
+        amlFailure ??
+        (pipeline.pool.threads.length < config.workers
+          ? 'worker pool starting'
+          : roller.stagedRows() > 8 * roller.targetRows
+            ? 'silver roll backlog'
+            : null),
     },
   );
   log = app.log;
@@ -99,6 +110,14 @@ export async function startService(opts: StartOptions = {}): Promise<RunningServ
   for (const p of config.sanctionsPaths) {
     watchFile(p, { interval: config.reloadPollMs, persistent: false }, onSanctions);
   }
+  const jobs = new JobRunner({ store, now: Date.now }, JOBS, {
+    onRun: (job, outcome, ms, detail) => {
+      metrics.jobRun(job, outcome, ms);
+      if (outcome === 'ok') app.log.info({ job, ms: Math.round(ms), ...(detail as object) }, 'job done');
+      else app.log.error({ job, err: detail }, 'job failed; retrying with backoff');
+    },
+  });
+  jobs.start();
   roller.start();
   await foldAll(store);
   // Account aggregates are folded off the acknowledgement path (engine/gold.ts).
@@ -128,6 +147,7 @@ export async function startService(opts: StartOptions = {}): Promise<RunningServ
         unwatchFile(config.rulesPath, onRules);
         for (const p of config.sanctionsPaths) unwatchFile(p, onSanctions);
         // The shards score and checkpoint everything committed; then silver may roll it all.
+        await jobs.stop();
         await aml.stop();
         clearInterval(foldTimer);
         await folding;

@@ -23,6 +23,10 @@ const COMMANDS: Record<string, { usage: string; load: () => Promise<Command> }> 
     usage: 'validate FILE [--format csv|ndjson|json|arrow|msgpack]',
     load: async () => (await import('./validate.ts')).validateCommand,
   },
+  job: {
+    usage: 'job list | job run NAME [--data-dir ./data]',
+    load: async () => (await import('./job.ts')).jobCommand,
+  },
   'aml-eval': {
     usage: 'aml-eval FILE --labels LABELS [--format F] [--rules FILE] [--sanctions FILE]… [--json]',
     load: async () => (await import('./aml-eval.ts')).amlEvalCommand,
