@@ -180,28 +180,29 @@ export class Metrics {
 
   readonly jobRuns = new Counter({
     name: 'sluice_job_runs_total',
-    help: 'Scheduled job runs by job and outcome (ok, failed: retried with backoff).',
-    labelNames: ['job', 'outcome'],
+    // `name`, not `job`: Prometheus sets `job` on every scraped series itself.
+    help: 'Scheduled job runs by job name and outcome (ok, failed: retried with backoff).',
+    labelNames: ['name', 'outcome'],
     registers: [this.registry],
   });
   readonly jobSeconds = new Histogram({
     name: 'sluice_job_duration_seconds',
-    help: 'Scheduled job run time.',
-    labelNames: ['job'],
+    help: 'Scheduled job run time, by job name.',
+    labelNames: ['name'],
     buckets: [0.01, 0.1, 0.5, 1, 5, 30, 120],
     registers: [this.registry],
   });
   readonly jobLastSuccess = new Gauge({
     name: 'sluice_job_last_success_timestamp_seconds',
-    help: 'Unix time of each job’s last successful run.',
-    labelNames: ['job'],
+    help: 'Unix time of each job’s last successful run, by job name.',
+    labelNames: ['name'],
     registers: [this.registry],
   });
 
-  jobRun(job: string, outcome: 'ok' | 'failed', ms: number): void {
-    this.jobRuns.inc({ job, outcome });
-    this.jobSeconds.observe({ job }, ms / 1000);
-    if (outcome === 'ok') this.jobLastSuccess.set({ job }, Date.now() / 1000);
+  jobRun(name: string, outcome: 'ok' | 'failed', ms: number): void {
+    this.jobRuns.inc({ name, outcome });
+    this.jobSeconds.observe({ name }, ms / 1000);
+    if (outcome === 'ok') this.jobLastSuccess.set({ name }, Date.now() / 1000);
   }
 
   /** A batch a pool worker (or the main thread) did: its stage timings and WASM memory. */
