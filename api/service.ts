@@ -110,7 +110,7 @@ export async function startService(opts: StartOptions = {}): Promise<RunningServ
   for (const p of config.sanctionsPaths) {
     watchFile(p, { interval: config.reloadPollMs, persistent: false }, onSanctions);
   }
-  const jobs = new JobRunner({ store, now: Date.now }, JOBS, {
+  const jobs = new JobRunner({ store, now: Date.now, roller }, JOBS, {
     onRun: (job, outcome, ms, detail) => {
       metrics.jobRun(job, outcome, ms);
       if (outcome === 'ok') app.log.info({ job, ms: Math.round(ms), ...(detail as object) }, 'job done');

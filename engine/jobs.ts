@@ -7,11 +7,14 @@ import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { alertsReport } from './aml/alert-queries.ts';
 import { SluiceError } from './errors.ts';
+import type { SilverRoller } from './silver/roller.ts';
 import type { Store } from './store.ts';
 
 export interface JobContext {
   store: Store;
   now: () => number;
+  /** The service's silver roller (compaction goes through it, so it never races a roll). */
+  roller?: SilverRoller;
 }
 
 export interface Job {
@@ -121,7 +124,18 @@ export const goldReportsJob: Job = {
   },
 };
 
-export const JOBS: readonly Job[] = [goldReportsJob];
+/** Merges each date partition's small Parquet files (see `SilverRoller.compact`). */
+export const silverCompactionJob: Job = {
+  name: 'silver-compaction',
+  summary: 'merges the small Parquet files of each date partition into files of the roll size',
+  everyMs: 60 * 60_000,
+  async run({ roller }) {
+    if (!roller) throw new SluiceError('USAGE', 'silver-compaction needs the silver roller');
+    return roller.compact();
+  },
+};
+
+export const JOBS: readonly Job[] = [goldReportsJob, silverCompactionJob];
 
 export function jobNamed(name: string): Job {
   const job = JOBS.find((j) => j.name === name);

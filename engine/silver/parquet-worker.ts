@@ -8,11 +8,21 @@
  * fsync of the directory. The manifest commit (LMDB) is the caller's job, after this returns.
  */
 import { createHash } from 'node:crypto';
-import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  fsyncSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  renameSync,
+  unlinkSync,
+  writeSync,
+} from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { RecordBatchReader } from 'apache-arrow';
 import {
   Compression,
+  readParquet,
   transformParquetStream,
   type RecordBatch as WasmRecordBatch,
   Table as WasmTable,
@@ -30,6 +40,8 @@ export interface WriteTask {
    * the part's AML columns, joined in before writing.
    */
   parts: { ipc: Uint8Array; drop?: number[]; aml?: AmlColumnsOfPart }[];
+  /** Silver Parquet files to read as further parts, in order (compaction). */
+  sources?: string[];
 }
 
 export interface WriteResult {
@@ -133,7 +145,13 @@ function fsyncDir(dir: string): void {
 }
 
 export default async function writeSilverFile(task: WriteTask): Promise<WriteResult> {
-  const { path, parts } = task;
+  const { path } = task;
+  const parts = [...task.parts];
+  for (const src of task.sources ?? []) {
+    // Compaction: the file's rows as one IPC stream (its record batches, as written).
+    const table = readParquet(readFileSync(src));
+    parts.push({ ipc: table.intoIPCStream() });
+  }
   if (parts.length === 0) throw new Error(`silver roller: no parts for ${path}`);
   // Upstream builds every part with the one silver schema; a difference is a bug there, not here.
   const signature = schemaSignature(parts[0]?.ipc as Uint8Array);

@@ -183,6 +183,14 @@ export class SilverRoller {
     this.timer.unref();
   }
 
+  /** Releases the writer thread without rolling anything (for one-off use, such as a compaction by hand). */
+  async release(): Promise<void> {
+    await this.chain;
+    const pool = this.pool;
+    this.pool = undefined;
+    await pool?.destroy();
+  }
+
   /** Stops the timer, waits for a roll in flight, then flushes everything staged (forced rolls). */
   async stop(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
@@ -427,6 +435,98 @@ export class SilverRoller {
     const result: RollResult = { files, batches: taken.length, rows: files.reduce((a, f) => a + f.rows, 0) };
     this.onRoll?.({ ...result, ms: performance.now() - started });
     return result;
+  }
+
+  /**
+   * Compaction: in each date partition, merges the files below half the roll size (at least two,
+   * at most about 2 × targetRows rows) into one. Crash-safe like a roll: the merged file is
+   * written and renamed first, then ONE transaction swaps the manifest entries and moves every
+   * batch's lineage to its rows' new place; the old files are deleted after (and `recover()`
+   * deletes any a crash left behind, since the manifest no longer names them).
+   */
+  compact(): Promise<{ merged: number; into: string[] }> {
+    return this.serialize(async () => {
+      const byDate = new Map<string, SilverFile[]>();
+      for (const { value } of this.store.silverFiles.getRange({})) {
+        const f = value as SilverFile;
+        if (f.rows >= this.targetRows / 2) continue;
+        const list = byDate.get(f.date) ?? [];
+        list.push(f);
+        byDate.set(f.date, list);
+      }
+      let merged = 0;
+      const into: string[] = [];
+      for (const [date, all] of [...byDate].sort()) {
+        all.sort((a, b) => (a.path < b.path ? -1 : 1));
+        const files: SilverFile[] = [];
+        let rows = 0;
+        for (const f of all) {
+          if (files.length > 0 && rows + f.rows > 2 * this.targetRows) break;
+          files.push(f);
+          rows += f.rows;
+        }
+        if (files.length < 2) continue;
+        const range = (f: SilverFile) => /part-(\d+)-(\d+)\.parquet$/.exec(f.path);
+        const first = range(files[0] as SilverFile)?.[1];
+        const last = range(files[files.length - 1] as SilverFile)?.[2];
+        if (!first || !last) continue;
+        const rel = `silver/date=${date}/part-${first}-${last}.parquet`;
+        if (this.store.silverFiles.doesExist(rel)) continue;
+        const task: WriteTask = {
+          path: join(this.store.dataDir, rel),
+          parts: [],
+          sources: files.map((f) => join(this.store.dataDir, f.path)),
+        };
+        const result = (await this.workers().run(task)) as WriteResult;
+        if (result.rows !== rows) {
+          await this.discard([rel]);
+          throw new Error(`silver compaction: ${rel} has ${result.rows} rows, its sources ${rows}`);
+        }
+        // Where each old file's rows now start in the new one.
+        const offset = new Map<string, number>();
+        const batches: SilverFile['batches'] = [];
+        let at = 0;
+        for (const f of files) {
+          offset.set(f.path, at);
+          for (const b of f.batches) batches.push({ ...b, firstRow: at + b.firstRow });
+          at += f.rows;
+        }
+        const file: SilverFile = {
+          path: rel,
+          date,
+          rows,
+          bytes: result.bytes,
+          sha256: result.sha256,
+          batches,
+          writtenAt: new Date().toISOString(),
+        };
+        const { store } = this;
+        const batchIds = new Set(batches.map((b) => b.batchId));
+        try {
+          await store.env.transaction(() => {
+            store.silverFiles.put(rel, file);
+            for (const f of files) store.silverFiles.remove(f.path);
+            for (const id of batchIds) {
+              const rec = store.batches.get(id) as { silver_files?: BatchSilverFile[] } | undefined;
+              if (!rec?.silver_files) continue;
+              const silver_files = rec.silver_files.map((e) =>
+                offset.has(e.path)
+                  ? { path: rel, firstRow: (offset.get(e.path) as number) + e.firstRow, rows: e.rows }
+                  : e,
+              );
+              store.batches.put(id, { ...rec, silver_files });
+            }
+          });
+        } catch (err) {
+          await this.discard([rel]);
+          throw err;
+        }
+        await this.discard(files.map((f) => f.path));
+        merged += files.length;
+        into.push(rel);
+      }
+      return { merged, into };
+    });
   }
 
   /** The shards' scores of one staged part, merged; undefined without AML. */

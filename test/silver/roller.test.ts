@@ -458,3 +458,46 @@ describe('SilverRoller.recover (crash safety)', () => {
     expect(store.staging.getKeysCount()).toBe(0);
   });
 });
+
+describe('SilverRoller.compact', () => {
+  it('merges a partition’s small files into one, keeping every row, sum and batch lineage', async () => {
+    const r = roller({ targetRows: 1000 });
+    const parts: PartSpec[] = [];
+    for (let k = 0; k < 4; k++) {
+      const p = { date: '2026-11-20', rows: 50 + k, amountBase: 1000 * k };
+      parts.push(p);
+      await stage(`CB${k}`, [p]);
+      await r.rollOnce(true); // one small file per batch
+    }
+    expect(parquetFiles()).toHaveLength(4);
+    const before = await query(`SELECT count(*) AS n, sum(amount_minor) AS s FROM read_parquet('$SILVER')`);
+
+    const out = await r.compact();
+    expect(out.merged).toBe(4);
+    const files = parquetFiles();
+    expect(files).toEqual(['date=2026-11-20/part-00000001-00000004.parquet']);
+    const after = await query(`SELECT count(*) AS n, sum(amount_minor) AS s FROM read_parquet('$SILVER')`);
+    expect(after).toEqual(before);
+    expect(num(after[0]?.n)).toBe(parts.reduce((a, p) => a + p.rows, 0));
+
+    // The manifest names only the new file, and each batch's lineage points into it exactly.
+    const manifest = [...store.silverFiles.getRange({})].map((e) => e.key);
+    expect(manifest).toEqual(['silver/date=2026-11-20/part-00000001-00000004.parquet']);
+    let firstRow = 0;
+    for (let k = 0; k < 4; k++) {
+      const rec = store.batches.get(`CB${k}`) as {
+        silver_files: { path: string; firstRow: number; rows: number }[];
+      };
+      expect(rec.silver_files).toEqual([
+        { path: 'silver/date=2026-11-20/part-00000001-00000004.parquet', firstRow, rows: 50 + k },
+      ]);
+      const rows = await query(
+        `SELECT min(amount_minor) AS lo FROM (SELECT amount_minor, row_number() OVER () - 1 AS i FROM read_parquet('$SILVER')) WHERE i >= ${firstRow} AND i < ${firstRow + 50 + k}`,
+      );
+      expect(num(rows[0]?.lo)).toBe(1000 * k);
+      firstRow += 50 + k;
+    }
+    // Nothing more to merge.
+    expect((await r.compact()).merged).toBe(0);
+  });
+});
