@@ -96,7 +96,9 @@ describe('graceful shutdown', () => {
       }
     };
     const clients = Array.from({ length: 4 }, client);
-    await new Promise((r) => setTimeout(r, 1500));
+    // SIGTERM lands once the ingest is under way (a few batches acknowledged), however slow the machine.
+    const until = Date.now() + 20_000;
+    while (acked.length < 3 && Date.now() < until) await new Promise((r) => setTimeout(r, 50));
     const ackedBefore = acked.length;
     proc.kill('SIGTERM');
     const code = await exited;
