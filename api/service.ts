@@ -44,6 +44,7 @@ export async function startService(opts: StartOptions = {}): Promise<RunningServ
     rulesPath: config.rulesPath,
     sanctionsPaths: config.sanctionsPaths,
     capacity: config.amlCapacity,
+    checkpointMs: config.amlCheckpointMs,
     onFailure: (shard, error) => {
       amlFailure = `AML shard ${shard} failed`;
       log.error({ shard, error }, 'AML shard failed');

@@ -30,6 +30,8 @@ export interface ServiceConfig {
   /** AML shards (threads owning account state), and resident accounts per shard. */
   amlShards: number;
   amlCapacity: number;
+  /** How often each AML shard checkpoints its state (a crash replays at most this much). */
+  amlCheckpointMs: number;
   /** How often the rules and sanctions files are checked for changes (hot reload). */
   reloadPollMs: number;
 }
@@ -49,6 +51,7 @@ export const DEFAULTS: ServiceConfig = {
   sanctionsPaths: DEFAULT_SANCTIONS_PATHS,
   amlShards: 2,
   amlCapacity: 65536,
+  amlCheckpointMs: 2000,
   reloadPollMs: 2000,
 };
 
@@ -68,6 +71,7 @@ const KEYS: [keyof ServiceConfig, string, 'string' | 'int' | 'list'][] = [
   ['sanctionsPaths', 'sanctions', 'list'],
   ['amlShards', 'aml-shards', 'int'],
   ['amlCapacity', 'aml-capacity', 'int'],
+  ['amlCheckpointMs', 'aml-checkpoint-ms', 'int'],
   ['reloadPollMs', 'reload-poll-ms', 'int'],
 ];
 

@@ -102,6 +102,9 @@ async function spawnService(dataDir: string): Promise<{ url: string; child: Chil
       '1',
       '--log-level',
       'silent',
+      // No timed checkpoint during the test: the crash must leave the state behind the outputs.
+      '--aml-checkpoint-ms',
+      '600000',
     ],
     { stdio: ['ignore', 'ignore', 'pipe'] },
   );
