@@ -337,3 +337,34 @@ describe.skipIf(!PROMTOOL)('promtool', () => {
     expect(run('test', 'rules', 'deploy/prometheus/alerts.test.yml')).toContain('SUCCESS');
   });
 });
+
+describe('the dashboard against a live scrape', () => {
+  it('names only metrics a running Sluice exposes on /metrics', async () => {
+    const { service, tempDir, get } = await import('../support/service.ts');
+    const dir = tempDir('sluice-dash-');
+    const svc = await service(dir.path, { workers: 1 });
+    try {
+      const text = (await get(`${svc.url}/metrics`)).text;
+      // Every family the exposition declares, with its histogram/summary series names.
+      const live = new Set<string>();
+      for (const m of text.matchAll(/^# TYPE (\S+) (\S+)$/gm)) {
+        const [name, type] = [m[1] as string, m[2] as string];
+        live.add(name);
+        if (type === 'histogram') for (const s of ['_bucket', '_sum', '_count']) live.add(`${name}${s}`);
+        if (type === 'summary') for (const s of ['_sum', '_count']) live.add(`${name}${s}`);
+      }
+      const later = expectedLater();
+      const missing = new Set<string>();
+      for (const { expr } of dashboardExprs(dashboard())) {
+        for (const s of selectors(expr)) {
+          if (!live.has(s.metric) && !later.has(s.metric) && !PROMETHEUS_SERIES.has(s.metric))
+            missing.add(s.metric);
+        }
+      }
+      expect([...missing]).toEqual([]);
+    } finally {
+      await svc.close();
+      dir.remove();
+    }
+  }, 60_000);
+});
