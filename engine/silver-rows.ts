@@ -158,6 +158,8 @@ export interface SilverContext {
   /** Row number of this record batch's first row within the request. */
   rowOffset: number;
   rates: RateTable;
+  /** GBP-equivalents per row of the record batch, precomputed in WASM (-1: no rate); else `rates`. */
+  gbp?: BigInt64Array;
 }
 
 /**
@@ -195,40 +197,47 @@ export function silverParts(
     const gbpPresent = new Uint8Array(m);
     const tsv = new BigInt64Array(m);
     const batchRow = new Int32Array(m);
-    const cc: string[] = new Array(m);
     const currencyCol = cols.text.currency;
+    const ccBytes = new Uint8Array(2 * m);
+    const ccOffsets = new Int32Array(m + 1);
+    let ccAt = 0;
     for (let k = 0; k < m; k++) {
       const i = idx[k] as number;
       amount[k] = v.amountMinor[i] as bigint;
       tsv[k] = v.tsMs[i] as bigint;
       batchRow[k] = ctx.rowOffset + i;
-      const cur = currencyCol
-        ? country.decode(
-            currencyCol.data.subarray(currencyCol.offsets[i] as number, currencyCol.offsets[i + 1] as number),
-          )
-        : '';
-      const g = ctx.rates.toGbpMinor(amount[k] as bigint, cur);
+      let g: bigint | null;
+      if (ctx.gbp) {
+        const x = ctx.gbp[i] as bigint;
+        g = x < 0n ? null : x;
+      } else {
+        const cur = currencyCol
+          ? country.decode(
+              currencyCol.data.subarray(currencyCol.offsets[i] as number, currencyCol.offsets[i + 1] as number),
+            )
+          : '';
+        g = ctx.rates.toGbpMinor(amount[k] as bigint, cur);
+      }
       if (g !== null) {
         gbp[k] = g;
         gbpPresent[k] = 1;
       }
+      // The derived country: two ASCII bytes, straight into the column (no string per row).
       const c0 = v.counterpartyCountry[2 * i] as number;
-      cc[k] = c0 ? String.fromCharCode(c0, v.counterpartyCountry[2 * i + 1] as number) : '';
+      if (c0) {
+        ccBytes[ccAt++] = c0;
+        ccBytes[ccAt++] = v.counterpartyCountry[2 * i + 1] as number;
+      }
+      ccOffsets[k + 1] = ccAt;
     }
-    const ccBytes = enc.encode(cc.join(''));
-    const ccOffsets = new Int32Array(m + 1);
-    for (let k = 0, at = 0; k < m; k++) {
-      at += (cc[k] as string).length;
-      ccOffsets[k + 1] = at;
-    }
-    const ccValid = validityFrom((k) => (cc[k] as string).length > 0, m);
+    const ccValid = validityFrom((k) => (ccOffsets[k + 1] as number) > (ccOffsets[k] as number), m);
     const ccData = makeData({
       type: new Utf8(),
       length: m,
       nullCount: ccValid.nulls,
       nullBitmap: ccValid.bitmap,
       valueOffsets: ccOffsets,
-      data: ccBytes,
+      data: ccBytes.subarray(0, ccAt),
     });
     const children: Data<DataType>[] = [
       takeUtf8(cols.text.tx_id, idx),

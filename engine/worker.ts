@@ -6,7 +6,7 @@
 import { createHash } from 'node:crypto';
 import { threadId, workerData } from 'node:worker_threads';
 import { type RecordBatch, Table, tableToIPC } from 'apache-arrow';
-import { concatInputs, inputFromVerdicts } from './aml/input.ts';
+import { concatInputs, gbpColumn, inputFromVerdicts } from './aml/input.ts';
 import type { AmlInput } from './aml/kernel.ts';
 import { type AmlRules, DEFAULT_RULES_PATH, loadRules } from './aml/rules.ts';
 import { FIELDS, REASON, reasonsOf } from './codes.ts';
@@ -332,6 +332,10 @@ function run({ settings, validator, rates, rules }: Engine, task: WorkTask): Wor
         receivedAt: task.receivedAt,
         rowOffset: offset,
         rates,
+        // The rules file's rates, applied in WASM (a rates CSV in tests goes the BigInt way).
+        gbp: settings.ratesPath
+          ? undefined
+          : gbpColumn(validator.kernels.memory, rules, v.amountMinor, cols.text.currency, n),
       });
       for (const [date, part] of byDate) {
         let list = silverByDate.get(date);

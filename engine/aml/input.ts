@@ -71,6 +71,23 @@ function derive(
   flags.set(new Uint8Array(mem.buffer, pFlags, n));
 }
 
+/**
+ * GBP-equivalents of a batch's amounts (pence, -1 where the currency has no rate), exactly, in
+ * one WASM call: what silver's `amount_gbp_minor` holds, and what AML scoring reads back.
+ */
+export function gbpColumn(
+  mem: WasmMemory,
+  rules: AmlRules,
+  amountMinor: BigInt64Array,
+  currency: Utf8Column | null | undefined,
+  n: number,
+): BigInt64Array {
+  loadDerive(mem, rules);
+  const gbp = new BigInt64Array(n);
+  derive(mem, amountMinor, currency, new Uint8Array(2 * n), gbp, true, new Uint8Array(n));
+  return gbp;
+}
+
 function creditFlags(direction: Utf8Column | null | undefined, flags: Uint8Array): void {
   if (!direction) return;
   const { offsets, data } = direction;
