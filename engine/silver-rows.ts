@@ -213,7 +213,10 @@ export function silverParts(
       } else {
         const cur = currencyCol
           ? country.decode(
-              currencyCol.data.subarray(currencyCol.offsets[i] as number, currencyCol.offsets[i + 1] as number),
+              currencyCol.data.subarray(
+                currencyCol.offsets[i] as number,
+                currencyCol.offsets[i + 1] as number,
+              ),
             )
           : '';
         g = ctx.rates.toGbpMinor(amount[k] as bigint, cur);
