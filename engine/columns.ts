@@ -109,7 +109,15 @@ function expandDictionary(data: Data, validity: Uint8Array | null, name: string)
   let size = 0;
   for (let i = 0; i < n; i++) {
     const k = Number(idx[data.offset + i]);
-    size += k >= 0 && k + 1 < dOff.length ? (dOff[k + 1] as number) - (dOff[k] as number) : 0;
+    if (!(k >= 0 && k + 1 < dOff.length)) continue;
+    const s = dOff[k] as number;
+    const e = dOff[k + 1] as number;
+    // Offsets that run backwards or past the bytes (a corrupt stream; found by the fuzz tests,
+    // test/fuzz) made the copy below throw a RangeError: refuse the body instead.
+    if (s < 0 || e < s || e > dVal.length) {
+      throw new SluiceError('BODY_UNPARSEABLE', `field ${name} has a dictionary with broken offsets`);
+    }
+    size += e - s;
   }
   const out = new Uint8Array(size);
   let at = 0;
@@ -168,7 +176,9 @@ function int64Of(data: Data, name: string): Int64Column {
   }
   if (DataType.isTimestamp(type)) {
     const raw = (data.values as BigInt64Array).subarray(data.offset, data.offset + n);
-    const k = MS_PER_UNIT[type.unit] as bigint;
+    const k = MS_PER_UNIT[type.unit] as bigint | undefined;
+    // A unit outside the four (a corrupt schema; found by the fuzz tests) has no ms scale.
+    if (k === undefined) throw new SluiceError('BODY_SHAPE', `field ${name} has an unknown time unit`);
     if (k === 1n) return { kind: 'int64', values: raw, validity };
     const values = new BigInt64Array(n);
     for (let i = 0; i < n; i++) values[i] = k > 0n ? (raw[i] as bigint) * k : (raw[i] as bigint) / -k;

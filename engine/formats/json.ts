@@ -147,7 +147,13 @@ class JsonCursor {
     if (i >= b.length) this.fail('unterminated key');
     let name: string;
     if (escaped) {
-      name = JSON.parse(Buffer.from(b.subarray(start - 1, i + 1)).toString('utf8')) as string;
+      // JSON.parse checks the escapes; a bad one (`"tx\x"`) threw a SyntaxError past every
+      // SluiceError handler before the fuzz tests (test/fuzz) caught it.
+      try {
+        name = JSON.parse(Buffer.from(b.subarray(start - 1, i + 1)).toString('utf8')) as string;
+      } catch {
+        this.fail('bad escape in a key');
+      }
     } else {
       name = latin1Key(b, start, i);
     }

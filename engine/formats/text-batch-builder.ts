@@ -117,6 +117,14 @@ export class TextBatchBuilder {
     if (!this.rowOpen) this.beginRow();
     if (f < 0 || this.setInRow[f] === 2) return;
     const c = this.cols[f] as Utf8Buffer;
+    // The same cap as `append`: a CSV field of 10 MB of escaped quotes () came in here a
+    // byte at a time, past the cap (found by the fuzz tests, test/fuzz).
+    if (c.size - (c.offsets[c.rows] as number) + 1 > this.maxFieldBytes) {
+      throw new SluiceError(
+        'BODY_UNPARSEABLE',
+        `a value of ${BUILDER_FIELDS[f]} is longer than ${this.maxFieldBytes} bytes`,
+      );
+    }
     c.reserve(1);
     c.data[c.size++] = byte;
     this.setInRow[f] = 1;
