@@ -10,10 +10,10 @@ import { RULE_NAMES } from '../engine/aml/rule-names.ts';
 import { SluiceError } from '../engine/errors.ts';
 import { FORMATS, formatOfContentType } from '../engine/formats/index.ts';
 import type { Pipeline } from '../engine/pipeline.ts';
+import { REPORT_COLUMNS, REPORT_NAMES, type ReportName, report, toCsv } from '../engine/reports.ts';
 import type { Store } from '../engine/store.ts';
 import { errorHandler } from './errors.ts';
 import type { Metrics } from './metrics.ts';
-import { REPORT_COLUMNS, REPORT_NAMES, type ReportName, report, toCsv } from './reports.ts';
 
 export interface ServerOptions {
   bodyLimit: number;

@@ -192,3 +192,21 @@ function int64Of(data: Data, name: string): Int64Column {
   }
   throw new SluiceError('BODY_SHAPE', `field ${name} has Arrow type ${String(type)}; expected Int64`);
 }
+
+/** A Utf8 column from strings: for reference data and generated rows, never the hot path. */
+export function utf8Column(values: readonly string[]): Utf8Column {
+  const parts = values.map((v) => encoder.encode(v));
+  const offsets = new Int32Array(values.length + 1);
+  let at = 0;
+  parts.forEach((p, i) => {
+    at += p.length;
+    offsets[i + 1] = at;
+  });
+  const data = new Uint8Array(at);
+  let o = 0;
+  for (const p of parts) {
+    data.set(p, o);
+    o += p.length;
+  }
+  return { kind: 'utf8', offsets, data, validity: null };
+}

@@ -12,7 +12,7 @@
  */
 import type { RuleName } from './aml/rule-names.ts';
 import { REASON_CODES, type ReasonCode } from './codes.ts';
-import type { Utf8Column } from './columns.ts';
+import { utf8Column } from './columns.ts';
 import type { Kernels } from './kernels.ts';
 import { RateTable } from './rates.ts';
 import type { ReferenceData } from './reference-data.ts';
@@ -81,25 +81,8 @@ export function rng(seed: number): () => number {
   };
 }
 
-const enc = new TextEncoder();
-
-/** A Utf8 column from strings (generator-side only; the hot path never builds columns this way). */
-export function utf8Column(values: string[]): Utf8Column {
-  const parts = values.map((v) => enc.encode(v));
-  const offsets = new Int32Array(values.length + 1);
-  let at = 0;
-  parts.forEach((p, i) => {
-    at += p.length;
-    offsets[i + 1] = at;
-  });
-  const data = new Uint8Array(at);
-  let o = 0;
-  for (const p of parts) {
-    data.set(p, o);
-    o += p.length;
-  }
-  return { kind: 'utf8', offsets, data, validity: null };
-}
+// One builder for the generator and the sanctions list loader (engine/columns.ts).
+export { utf8Column };
 
 interface Account {
   id: string;

@@ -5,8 +5,8 @@
  */
 import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { alertsReport } from './aml/alert-queries.ts';
 import { SluiceError } from './errors.ts';
+import { REPORT_COLUMNS, report, toCsv } from './reports.ts';
 import type { SilverRoller } from './silver/roller.ts';
 import type { Store } from './store.ts';
 
@@ -34,23 +34,14 @@ export interface JobHooks {
   ) => void;
 }
 
-type Row = Record<string, string | number | null>;
-
-function csv(rows: Row[], columns: string[]): string {
-  const cell = (v: string | number | null | undefined) => {
-    if (v === null || v === undefined) return '';
-    const s = String(v);
-    return /[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
-  };
-  return `${columns.join(',')}\r\n${rows.map((r) => `${columns.map((c) => cell(r[c])).join(',')}\r\n`).join('')}`;
-}
-
 /** Writes a file whole or not at all: a temp name, then a rename. */
 function writeAtomically(path: string, text: string): void {
   const tmp = `${path}.tmp`;
   writeFileSync(tmp, text);
   renameSync(tmp, path);
 }
+
+const QUALITY_COUNTS = ['day', 'batches', 'received', 'accepted', 'quarantined', 'duplicates'];
 
 const day = (ms: number) => new Date(ms).toISOString().slice(0, 10);
 
@@ -68,52 +59,12 @@ export const goldReportsJob: Job = {
     for (const d of [day(now() - 86_400_000), day(now())]) {
       const dir = join(store.dataDir, 'gold', 'reports', `date=${d}`);
       mkdirSync(dir, { recursive: true });
-      const kpis: Row[] = [];
-      for (const { key, value } of store.gold.getRange({ start: `d|${d}|`, end: `d|${d}|~` })) {
-        const [, , currency, channel, direction] = (key as string).split('|');
-        const v = value as { count: number; sum: string; min: string; max: string };
-        kpis.push({
-          day: d,
-          currency: currency ?? null,
-          channel: channel ?? null,
-          direction: direction ?? null,
-          count: v.count,
-          sum_minor: v.sum,
-          min_minor: v.min,
-          max_minor: v.max,
-        });
-      }
-      const q = (store.gold.get(`q|${d}`) as Record<string, number> | undefined) ?? {};
-      const quality: Row[] = [
-        {
-          day: d,
-          batches: q.batches ?? 0,
-          received: q.received ?? 0,
-          accepted: q.accepted ?? 0,
-          quarantined: q.quarantined ?? 0,
-          duplicates: q.duplicates ?? 0,
-        },
-      ];
-      const alerts = alertsReport(store, { from: d, to: d }) as Row[];
+      // The same rows as GET /v1/reports/{name}?from=d&to=d; data-quality keeps the counts only.
+      const q = { from: d, to: d };
       const files: [string, string][] = [
-        [
-          'daily-kpis.csv',
-          csv(kpis, [
-            'day',
-            'currency',
-            'channel',
-            'direction',
-            'count',
-            'sum_minor',
-            'min_minor',
-            'max_minor',
-          ]),
-        ],
-        [
-          'data-quality.csv',
-          csv(quality, ['day', 'batches', 'received', 'accepted', 'quarantined', 'duplicates']),
-        ],
-        ['alerts.csv', csv(alerts, ['day', 'rule', 'alerts'])],
+        ['daily-kpis.csv', toCsv(report(store, 'daily-kpis', q), REPORT_COLUMNS['daily-kpis'])],
+        ['data-quality.csv', toCsv(report(store, 'data-quality', q), QUALITY_COUNTS)],
+        ['alerts.csv', toCsv(report(store, 'alerts', q), REPORT_COLUMNS.alerts)],
       ];
       for (const [name, text] of files) {
         writeAtomically(join(dir, name), text);

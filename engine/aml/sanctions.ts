@@ -15,7 +15,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parse } from 'csv-parse/sync';
-import type { Utf8Column } from '../columns.ts';
+import { type Utf8Column, utf8Column } from '../columns.ts';
 import { SluiceError } from '../errors.ts';
 import { DEFAULT_WASM_PATH, WasmMemory } from '../wasm-memory.ts';
 
@@ -224,23 +224,6 @@ export function parseSanctionsFile(text: string, what = 'sanctions list'): Sanct
 // ---------------------------------------------------------------------------------------------
 // The screen
 
-function utf8Of(values: readonly string[]): Utf8Column {
-  const parts = values.map((v) => encoder.encode(v));
-  const offsets = new Int32Array(values.length + 1);
-  let at = 0;
-  parts.forEach((p, i) => {
-    at += p.length;
-    offsets[i + 1] = at;
-  });
-  const data = new Uint8Array(at);
-  let o = 0;
-  for (const p of parts) {
-    data.set(p, o);
-    o += p.length;
-  }
-  return { kind: 'utf8', offsets, data, validity: null };
-}
-
 /**
  * A list's names, indexed in a WASM instance of their own. Screening does not change the list;
  * a new list is a new `SanctionsScreen`.
@@ -263,7 +246,7 @@ export class SanctionsScreen {
     const m = new WasmMemory(wasmPath);
     this.memory = m;
     this.x = m.exports as unknown as SanctionsExports;
-    const names = utf8Of(entries.map((e) => e.name));
+    const names = utf8Column(entries.map((e) => e.name));
     const n = entries.length;
     // Size the arenas, reserve them for the life of the instance, then build into them.
     m.reset();

@@ -3,13 +3,12 @@
  * state that survives a restart, a replay after `kill -9` that reproduces every alert of a run
  * without the crash, and the scores in silver Parquet.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
-import { createServer } from 'node:net';
+import type { ChildProcess } from 'node:child_process';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { afterAll, describe, expect, it } from 'vitest';
 import { amlKeys } from '../../engine/aml/store-keys.ts';
 import { Store } from '../../engine/store.ts';
-import { get, post, service, tempDir } from '../support/service.ts';
+import { get, post, service, spawnService as spawnServe, tempDir } from '../support/service.ts';
 
 const BASE = Date.parse('2026-11-25T10:00:00Z');
 const MIN = 60_000;
@@ -74,51 +73,15 @@ async function alerts(url: string) {
   );
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-}
-
 /** Children still running when a test fails are killed after the suite. */
 const children = new Set<ChildProcess>();
 
 async function spawnService(dataDir: string): Promise<{ url: string; child: ChildProcess }> {
-  const port = await freePort();
-  const child = spawn(
-    process.execPath,
-    [
-      'bin/sluice.js',
-      'serve',
-      '--port',
-      String(port),
-      '--data-dir',
-      dataDir,
-      '--workers',
-      '1',
-      '--log-level',
-      'silent',
-      // No timed checkpoint during the test: the crash must leave the state behind the outputs.
-      '--aml-checkpoint-ms',
-      '600000',
-    ],
-    { stdio: ['ignore', 'ignore', 'pipe'] },
-  );
-  children.add(child);
-  child.once('exit', () => children.delete(child));
-  await new Promise<void>((resolve, reject) => {
-    let err = '';
-    child.stderr?.on('data', (d: Buffer) => {
-      err += d.toString();
-      if (err.includes('serving on')) resolve();
-    });
-    child.once('exit', (code) => reject(new Error(`service exited ${code}: ${err}`)));
-  });
-  return { url: `http://127.0.0.1:${port}`, child };
+  // No timed checkpoint during the test: the crash must leave the state behind the outputs.
+  const s = await spawnServe(dataDir, ['--aml-checkpoint-ms', '600000']);
+  children.add(s.child);
+  s.child.once('exit', () => children.delete(s.child));
+  return s;
 }
 
 describe('AML in the service', () => {

@@ -5,11 +5,10 @@
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { RunningService } from '../../api/service.ts';
-import { get, post, service, tempDir } from '../support/service.ts';
+import { freePort, get, post, service, tempDir } from '../support/service.ts';
 
 function which(cmd: string): boolean {
   try {
@@ -22,16 +21,6 @@ function which(cmd: string): boolean {
 
 const HAVE = which('prometheus');
 if (!HAVE) console.warn('prometheus is not installed: the scrape test is skipped (.ci/run installs it)');
-
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 describe.skipIf(!HAVE)('Prometheus scraping Sluice', () => {
   const dir = tempDir('sluice-prom-');

@@ -3,20 +3,9 @@
  * refused (503 while draining, or the connection is refused once the port is closed), the process
  * exits 0, and every batch it acknowledged is there after a restart.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
-import { createServer } from 'node:net';
+import type { ChildProcess } from 'node:child_process';
 import { afterAll, describe, expect, it } from 'vitest';
-import { get, post, service, tempDir } from '../support/service.ts';
-
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-}
+import { get, post, service, spawnService, tempDir } from '../support/service.ts';
 
 const NOW = Date.now() - 3_600_000;
 let serial = 0;
@@ -45,34 +34,11 @@ describe('graceful shutdown', () => {
   });
 
   it('finishes admitted requests, refuses new ones, exits 0 and loses nothing acknowledged', async () => {
-    const port = await freePort();
-    child = spawn(
-      process.execPath,
-      [
-        'bin/sluice.js',
-        'serve',
-        '--port',
-        String(port),
-        '--data-dir',
-        dir.path,
-        '--workers',
-        '1',
-        '--log-level',
-        'silent',
-      ],
-      { stdio: ['ignore', 'ignore', 'pipe'] },
-    );
+    const started = await spawnService(dir.path);
+    child = started.child;
     const proc = child;
-    await new Promise<void>((resolve, reject) => {
-      let err = '';
-      proc.stderr?.on('data', (d: Buffer) => {
-        err += d.toString();
-        if (err.includes('serving on')) resolve();
-      });
-      proc.once('exit', (code) => reject(new Error(`exited ${code}: ${err}`)));
-    });
     const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));
-    const url = `http://127.0.0.1:${port}`;
+    const url = started.url;
 
     // Four clients send batches back to back; SIGTERM lands in the middle.
     const acked: string[] = [];

@@ -3,8 +3,8 @@
  * channel × direction) and `data-quality` (per day). JSON by default; CSV with `?format=csv` or
  * `Accept: text/csv`. Amounts are integer minor units, as strings (never floats).
  */
-import { alertsReport } from '../engine/aml/alert-queries.ts';
-import type { Store } from '../engine/store.ts';
+import { alertsReport } from './aml/alert-queries.ts';
+import type { Store } from './store.ts';
 
 export const REPORT_NAMES = ['daily-kpis', 'data-quality', 'alerts'] as const;
 export type ReportName = (typeof REPORT_NAMES)[number];
