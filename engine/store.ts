@@ -18,6 +18,7 @@
  *   amlState     account key (8 bytes) → a shard's saved state slot (checkpoints and evictions)
  *   amlOut       seq × 16 + shard → that shard's per-row scores of the batch, until rolled to silver
  *   alerts       "event time|batch_id:row" → Alert
+ *   audit        entry seq → AuditEntry (append-only, hash-chained; engine/audit/log.ts)
  */
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -115,12 +116,13 @@ export class Store {
   readonly amlState: Database<Uint8Array, Buffer>;
   readonly amlOut: Database<unknown, number>;
   readonly alerts: Database<unknown, string>;
+  readonly audit: Database<unknown, number>;
 
   constructor(opts: StoreOptions) {
     this.dataDir = opts.dataDir;
     const path = join(opts.dataDir, 'lmdb');
     mkdirSync(path, { recursive: true });
-    this.env = open({ path, compression: false, mapSize: opts.mapSize ?? 2 ** 30, maxDbs: 16 });
+    this.env = open({ path, compression: false, mapSize: opts.mapSize ?? 2 ** 30, maxDbs: 32 });
     this.bronze = this.env.openDB({ name: 'bronze', encoding: 'binary', compression: true });
     this.batches = this.env.openDB({ name: 'batches' });
     this.txids = this.env.openDB({ name: 'txids' });
@@ -145,6 +147,7 @@ export class Store {
     });
     this.amlOut = this.env.openDB({ name: 'amlOut', keyEncoding: 'uint32' });
     this.alerts = this.env.openDB({ name: 'alerts' });
+    this.audit = this.env.openDB({ name: 'audit', keyEncoding: 'uint32' });
   }
 
   /** The next batch sequence number; call inside the commit transaction. */
