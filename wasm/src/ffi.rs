@@ -6,6 +6,7 @@
 //! only these functions touch; WASM instances are single-threaded, one per worker.
 
 use crate::aml;
+use crate::cipher;
 use crate::column::{I64Col, StrCol};
 use crate::iban::{self, Registry};
 use crate::modulus::{self, ModulusTable};
@@ -482,4 +483,67 @@ pub unsafe extern "C" fn sanctions_similarity(
     row_len: usize,
 ) -> f64 {
     crate::sanctions::name_similarity(bytes(list, list_len), bytes(row, row_len))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Row encryption (`cipher.rs`): ChaCha20 over the personal fields of a batch, in place.
+
+/// Most columns one `cipher_xor_rows` call takes (the column views live on the stack: no allocator).
+pub const CIPHER_MAX_COLUMNS: usize = 32;
+
+#[no_mangle]
+pub extern "C" fn cipher_max_columns() -> usize {
+    CIPHER_MAX_COLUMNS
+}
+
+/// XORs `n` rows of `m` Binary columns with their rows' ChaCha20 keystreams, in place. `keys` is
+/// `k` keys of 32 bytes, `key_of_row` n u32 (`u32::MAX` = leave the row alone), `nonces` 12 bytes
+/// per row, `desc` m × [offsets, data] (n + 1 i32 offsets; the data runs to the last offset; the
+/// columns' buffers must not overlap). Returns 0, -(a `CipherError`), or -5 when `m` is over
+/// `CIPHER_MAX_COLUMNS`; a refused batch is unchanged.
+#[no_mangle]
+pub unsafe extern "C" fn cipher_xor_rows(
+    keys: usize,
+    k: usize,
+    key_of_row: usize,
+    nonces: usize,
+    n: usize,
+    desc: usize,
+    m: usize,
+) -> i32 {
+    if m > CIPHER_MAX_COLUMNS {
+        return -5;
+    }
+    let w: &[u32] = bytes_mut(desc, 2 * m);
+    let mut cols: [cipher::Col; CIPHER_MAX_COLUMNS] =
+        core::array::from_fn(|_| cipher::Col { offsets: &[], data: &mut [] });
+    for (c, col) in cols.iter_mut().take(m).enumerate() {
+        let offsets: &[i32] = bytes_mut(w[2 * c] as usize, n + 1);
+        // The data's length is its last offset; `xor_rows` refuses the column if that is negative.
+        let len = offsets.last().map_or(0, |&e| e.max(0) as usize);
+        *col = cipher::Col { offsets, data: bytes_mut(w[2 * c + 1] as usize, len) };
+    }
+    let rc = match cipher::xor_rows(
+        bytes(keys, k * cipher::KEY_BYTES),
+        bytes_mut(key_of_row, n),
+        bytes(nonces, n * cipher::NONCE_BYTES),
+        &mut cols[..m],
+    ) {
+        Ok(()) => 0,
+        Err(e) => -(e as i32),
+    };
+    burn_stack();
+    rc
+}
+
+/// Overwrites the shadow stack below this frame, where `xor_rows` kept the last row's key words
+/// and keystream block: a shredded key must not linger in memory the instance reuses. Volatile,
+/// so that the compiler cannot drop the stores as dead (safe Rust has no way to say so).
+#[inline(never)]
+fn burn_stack() {
+    let mut scratch = [0u8; 2048];
+    for b in scratch.iter_mut() {
+        // SAFETY: `b` is a valid, aligned, exclusive reference into a local array.
+        unsafe { core::ptr::write_volatile(b, 0) };
+    }
 }

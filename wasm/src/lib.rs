@@ -6,6 +6,7 @@
 #![cfg_attr(target_arch = "wasm32", no_std)]
 
 pub mod aml;
+pub mod cipher;
 pub mod codes;
 pub mod column;
 pub mod fields;
