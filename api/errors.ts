@@ -4,6 +4,7 @@
  */
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { isSluiceError, SluiceError } from '../engine/errors.ts';
+import { isStorageFull } from '../engine/storage-faults.ts';
 
 const FASTIFY_CODES: Record<string, SluiceError['code']> = {
   FST_ERR_CTP_BODY_TOO_LARGE: 'BODY_TOO_LARGE',
@@ -24,6 +25,10 @@ export function toSluiceError(err: unknown): SluiceError | null {
   if (mapped) return new SluiceError(mapped, mapped === 'BAD_REQUEST' ? e.message : undefined);
   if (e?.statusCode === 415) return new SluiceError('CONTENT_TYPE_UNSUPPORTED');
   if (e?.statusCode === 413) return new SluiceError('BODY_TOO_LARGE');
+  // Any other request Fastify itself refuses as malformed (a QUERY without a Content-Type, say).
+  if (e?.statusCode === 400 && e.code?.startsWith('FST_')) return new SluiceError('BAD_REQUEST', e.message);
+  // A file write that hit a full volume (a key file, say) on the way to a commit: nothing was stored.
+  if (isStorageFull(err)) return new SluiceError('INSUFFICIENT_STORAGE');
   return null;
 }
 
@@ -34,6 +39,9 @@ export function errorHandler(err: unknown, req: FastifyRequest, reply: FastifyRe
     void reply.code(500).send(new SluiceError('INTERNAL').toJSON());
     return;
   }
-  if (e.status === 429 || e.status === 503) void reply.header('Retry-After', String(RETRY_AFTER_SECONDS));
+  // A rate limit has already said how long its window has left; keep that.
+  if ((e.status === 429 || e.status === 503 || e.status === 507) && !reply.hasHeader('retry-after')) {
+    void reply.header('Retry-After', String(RETRY_AFTER_SECONDS));
+  }
   void reply.code(e.status).send(e.toJSON());
 }

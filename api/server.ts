@@ -7,19 +7,34 @@ import swagger from '@fastify/swagger';
 import Fastify, { type FastifyInstance, LogController } from 'fastify';
 import { type AlertQuery, MAX_ALERT_PAGE, queryAlerts } from '../engine/aml/alert-queries.ts';
 import { RULE_NAMES } from '../engine/aml/rule-names.ts';
+import { DEFAULTS } from '../engine/config.ts';
 import { SluiceError } from '../engine/errors.ts';
 import { FORMATS, formatOfContentType } from '../engine/formats/index.ts';
+import { batchLineage } from '../engine/lineage.ts';
 import type { Pipeline } from '../engine/pipeline.ts';
 import { REPORT_COLUMNS, REPORT_NAMES, type ReportName, report, toCsv } from '../engine/reports.ts';
+import { DEFAULT_RETENTION, type RetentionPolicy } from '../engine/retention.ts';
 import type { Store } from '../engine/store.ts';
+import { installAuth } from './auth.ts';
 import { errorHandler } from './errors.ts';
 import type { Metrics } from './metrics.ts';
+import { auditRoutes } from './routes/audit.ts';
+import { lineageRoutes } from './routes/lineage.ts';
+import { quarantineRoutes } from './routes/quarantine.ts';
+import { subjectRoutes } from './routes/subjects.ts';
+import { installTransportReplies, type TransportOptions, transportOptions } from './transport.ts';
 
 export interface ServerOptions {
   bodyLimit: number;
   logLevel?: string;
   /** Extra readiness checks (the silver roller, say). */
   ready?: () => string | null;
+  /** Requests per minute per API key (per IP without one). */
+  rateLimitPerMinute: number;
+  /** Retention per layer (the erasure reply says when bronze's last copy goes). */
+  retention?: RetentionPolicy;
+  /** Connection timeouts (api/transport.ts); the configuration defaults without it. */
+  transport?: TransportOptions;
 }
 
 export interface ServerDeps {
@@ -68,13 +83,13 @@ export async function buildServer(deps: ServerDeps, opts: ServerOptions): Promis
     // request logging would cost more than the work.
     logController: new LogController({ disableRequestLogging: true }),
     // Slow or stalled clients are cut off rather than holding a socket and memory forever.
-    requestTimeout: 60_000,
-    connectionTimeout: 60_000,
+    ...transportOptions(opts.transport ?? DEFAULTS),
     // While closing, requests on open connections reach the routes, where the draining pipeline
     // answers 503 SHUTTING_DOWN with Retry-After in the one error shape (not Fastify's own body).
     return503OnClosing: false,
   });
   app.setErrorHandler(errorHandler);
+  installTransportReplies(app);
   await app.register(swagger, {
     openapi: {
       info: {
@@ -82,8 +97,16 @@ export async function buildServer(deps: ServerDeps, opts: ServerOptions): Promis
         version: '0.1.0',
         description: 'Transaction validation and AML-scoring pipeline.',
       },
+      components: {
+        securitySchemes: {
+          bearer: { type: 'http', scheme: 'bearer', description: 'An API key: sluice_<id>_<secret>' },
+        },
+      },
     },
   });
+
+  // Before any route: every route registered from here on must declare its role.
+  await installAuth(app, { store, rateLimitPerMinute: opts.rateLimitPerMinute });
 
   app.addHook('onResponse', (req, reply, done) => {
     const route = req.routeOptions.url ?? 'unmatched';
@@ -106,6 +129,12 @@ export async function buildServer(deps: ServerDeps, opts: ServerOptions): Promis
         },
       );
     }
+    // Shed before a byte of the body is read: a request refused anyway costs no buffering, and
+    // bodies cannot pile up in memory ahead of admission (the body is drained, not kept).
+    scope.addHook('preParsing', async () => {
+      const shed = pipeline.shedCode();
+      if (shed) throw new SluiceError(shed);
+    });
     const bodyOf = (req: { body: unknown; headers: Record<string, unknown> }) => {
       const format = formatOfContentType(req.headers['content-type'] as string | undefined);
       if (!format) throw new SluiceError('CONTENT_TYPE_UNSUPPORTED');
@@ -117,6 +146,7 @@ export async function buildServer(deps: ServerDeps, opts: ServerOptions): Promis
     scope.post(
       '/v1/batches',
       {
+        config: { role: 'ingest' },
         schema: {
           summary: 'Ingest a batch: persist (bronze), validate, score, stage silver, quarantine, gold',
           headers: { type: 'object', properties: { 'idempotency-key': { type: 'string', maxLength: 200 } } },
@@ -134,6 +164,7 @@ export async function buildServer(deps: ServerDeps, opts: ServerOptions): Promis
             format,
             contentType: String(req.headers['content-type']),
             idempotencyKey: key,
+            keyId: req.principal.keyId,
             client: req.ip,
           });
         } catch (e) {
@@ -188,6 +219,7 @@ export async function buildServer(deps: ServerDeps, opts: ServerOptions): Promis
     scope.post(
       '/v1/validate',
       {
+        config: { role: 'ingest' },
         schema: {
           summary: 'Validate and score rows against current state; persist nothing',
           response: { '4xx': errorSchema },
@@ -203,6 +235,7 @@ export async function buildServer(deps: ServerDeps, opts: ServerOptions): Promis
   app.get(
     '/v1/batches/:batch_id',
     {
+      config: { role: 'analyst' },
       schema: {
         summary: 'Summary, status and lineage of one batch',
         params: {
@@ -214,15 +247,14 @@ export async function buildServer(deps: ServerDeps, opts: ServerOptions): Promis
     },
     async (req) => {
       const { batch_id } = req.params as { batch_id: string };
-      const rec = store.batches.get(batch_id);
-      if (!rec) throw new SluiceError('NOT_FOUND', `no batch ${batch_id}`);
-      return rec;
+      return batchLineage(store, batch_id);
     },
   );
 
   app.get(
     '/v1/alerts',
     {
+      config: { role: 'analyst' },
       schema: {
         summary: 'AML alerts, by event time; filter by time, score, rule, account or batch; page with cursor',
         querystring: {
@@ -247,6 +279,7 @@ export async function buildServer(deps: ServerDeps, opts: ServerOptions): Promis
   app.get(
     '/v1/reports/:name',
     {
+      config: { role: 'analyst' },
       schema: {
         summary:
           'Gold reports: daily-kpis, data-quality, alerts (JSON, or CSV with format=csv or Accept: text/csv)',
@@ -276,21 +309,32 @@ export async function buildServer(deps: ServerDeps, opts: ServerOptions): Promis
     },
   );
 
-  app.get('/healthz', { schema: { summary: 'Liveness' } }, async () => ({ status: 'ok' }));
+  await app.register(auditRoutes, { store });
+  await app.register(lineageRoutes, { store });
+  await app.register(quarantineRoutes, { store, pipeline });
+  await app.register(subjectRoutes, { store, retention: opts.retention ?? DEFAULT_RETENTION });
+  app.get('/healthz', { config: { role: null }, schema: { summary: 'Liveness' } }, async () => ({
+    status: 'ok',
+  }));
   app.get(
     '/readyz',
-    { schema: { summary: 'Readiness: pool up, store open, not overloaded, not draining' } },
+    {
+      config: { role: null },
+      schema: { summary: 'Readiness: pool up, store open, not overloaded, not draining' },
+    },
     async (_req, reply) => {
       const why = pipeline.isDraining
         ? 'draining'
         : pipeline.overloaded
           ? 'overloaded'
-          : (opts.ready?.() ?? null);
+          : pipeline.memoryOver
+            ? 'memory above its bound'
+            : (opts.ready?.() ?? null);
       if (why) return reply.code(503).header('Retry-After', '1').send({ status: 'not ready', reason: why });
       return { status: 'ready', load: pipeline.load };
     },
   );
-  app.get('/metrics', { schema: { hide: true } }, async (_req, reply) => {
+  app.get('/metrics', { config: { role: null }, schema: { hide: true } }, async (_req, reply) => {
     const load = pipeline.load;
     metrics.inflight.set(load.inflight);
     metrics.poolUtilization.set(load.utilization);
@@ -301,6 +345,6 @@ export async function buildServer(deps: ServerDeps, opts: ServerOptions): Promis
     if (st.mapSize) metrics.lmdbSize.set(st.mapSize);
     return reply.type(metrics.registry.contentType).send(await metrics.registry.metrics());
   });
-  app.get('/docs/json', { schema: { hide: true } }, async () => app.swagger());
+  app.get('/docs/json', { config: { role: null }, schema: { hide: true } }, async () => app.swagger());
   return app;
 }

@@ -5,38 +5,80 @@
 import { unwatchFile, watchFile } from 'node:fs';
 import { resolve } from 'node:path';
 import { AmlShards } from '../engine/aml/shards.ts';
-import { resolveConfig, type ServiceConfig } from '../engine/config.ts';
+import { recordAudit } from '../engine/audit/log.ts';
+import { createKey, hasActiveKey, hasAnyKey } from '../engine/auth/keys.ts';
+import { isLoopback, resolveConfig, retentionOf, type ServiceConfig } from '../engine/config.ts';
+import { SluiceError } from '../engine/errors.ts';
 import { foldAccountPartials, foldAll } from '../engine/gold.ts';
 import { JOBS, JobRunner } from '../engine/jobs.ts';
+import { MemoryGuard } from '../engine/memory-guard.ts';
 import { Pipeline } from '../engine/pipeline.ts';
 import { SilverRoller } from '../engine/silver/roller.ts';
 import { Store } from '../engine/store.ts';
+import { type DeclaredRoute, declaredRoutes } from './auth.ts';
 import { Metrics } from './metrics.ts';
 import { buildServer } from './server.ts';
 
 export interface StartOptions extends Partial<ServiceConfig> {
   quiet?: boolean;
+  /**
+   * On loopback, when the data dir has never had a key, create one local `admin` key first
+   * (`sluice serve`, so that `npm start` is usable at once). It is returned once, as `localKey`.
+   */
+  localAdminKey?: boolean;
 }
 
 export interface RunningService {
   url: string;
   dataDir: string;
   config: ServiceConfig;
+  /** The key `localAdminKey` created, if it did: shown once, never stored in clear. */
+  localKey?: string;
+  /** True when no unrevoked key existed at start: every non-public request is refused. */
+  keyless: boolean;
+  /** Every route with the role it requires (null: public). */
+  routes: readonly DeclaredRoute[];
   close(): Promise<void>;
 }
 
 export async function startService(opts: StartOptions = {}): Promise<RunningService> {
-  const { quiet, ...overrides } = opts;
+  const { quiet, localAdminKey, ...overrides } = opts;
   const config = resolveConfig({}, {}, overrides);
   if (quiet) config.logLevel = 'silent';
   const dataDir = resolve(config.dataDir);
-  const store = new Store({ dataDir });
+  const store = new Store({ dataDir, mapSize: config.lmdbMapSize });
+  let localKey: string | undefined;
+  const keyless = !hasActiveKey(store);
+  if (isLoopback(config.host)) {
+    if (localAdminKey && !hasAnyKey(store)) {
+      localKey = (await createKey(store, { roles: ['admin'], label: 'local admin', actor: 'system' })).key;
+    }
+  } else if (keyless) {
+    // Beyond loopback, a service nobody can authenticate to must not even listen.
+    await store.close();
+    throw new SluiceError(
+      'NO_API_KEYS',
+      `refusing to listen on ${config.host}: no unrevoked API key in ${dataDir}; ` +
+        `create one first: sluice keys create --role ingest --data-dir ${dataDir}`,
+    );
+  }
   const metrics = new Metrics();
   let log: { info(o: object, m: string): void; error(o: object, m: string): void } = {
     info: () => undefined,
     error: (o, m) => console.error(m, o),
   };
   let amlFailure: string | null = null;
+  // Reloads are audited in a transaction of their own; failing to record one is logged, not thrown.
+  const auditReload = (
+    action: 'rules.reload' | 'sanctions.reload',
+    target: string,
+    ok: boolean,
+    details: Record<string, unknown>,
+  ) => {
+    recordAudit(store, { actor: 'system', action, target, outcome: ok ? 'ok' : 'failed', details }).catch(
+      (err: Error) => log.error({ err, action }, 'audit entry not recorded'),
+    );
+  };
   // The AML shards replay whatever their checkpoints missed before the service takes traffic.
   const aml = await AmlShards.start({
     dataDir,
@@ -52,6 +94,10 @@ export async function startService(opts: StartOptions = {}): Promise<RunningServ
     onScored: (m) => metrics.shardScored(m),
     onSanctions: (r) => {
       metrics.sanctionsReload(r.ok, r.size, r.version);
+      auditReload('sanctions.reload', config.sanctionsPaths.join(','), r.ok, {
+        shard: r.shard,
+        ...(r.ok ? { version: r.version, size: r.size } : { error: String(r.error).slice(0, 500) }),
+      });
       if (r.ok) log.info({ shard: r.shard, size: r.size, version: r.version }, 'sanctions list reloaded');
       else
         log.error({ shard: r.shard, error: r.error }, 'sanctions reload failed; the old list stays in force');
@@ -59,6 +105,8 @@ export async function startService(opts: StartOptions = {}): Promise<RunningServ
   });
   const roller = new SilverRoller(store, {
     amlShards: aml.count,
+    maxAgeMs: config.silverRollMs,
+    targetRows: config.silverRollRows,
     onRoll: (r) => {
       metrics.silverFiles.inc(r.files.length);
       metrics.silverBytes.inc(r.files.reduce((a, f) => a + f.bytes, 0));
@@ -73,12 +121,16 @@ export async function startService(opts: StartOptions = {}): Promise<RunningServ
     rulesPath: config.rulesPath,
     reference: config.reference,
     aml,
+    memory: new MemoryGuard(config.maxRssMb * 2 ** 20),
   });
   const app = await buildServer(
     { pipeline, store, metrics },
     {
       bodyLimit: config.bodyLimitBytes,
       logLevel: config.logLevel,
+      rateLimitPerMinute: config.rateLimit,
+      retention: retentionOf(config),
+      transport: config,
       // Parquet falling far behind (a stuck or failing roll) means silver is not being written:
       // stop taking traffic until it catches up rather than pile up staging without bound.
       ready: () =>
@@ -100,9 +152,13 @@ export async function startService(opts: StartOptions = {}): Promise<RunningServ
       if (r.changed) {
         metrics.rulesLoaded(r.hash);
         app.log.info({ version: r.version, sha256: r.hash }, 'AML rules reloaded');
+        auditReload('rules.reload', config.rulesPath, true, { version: r.version, sha256: r.hash });
       }
     } catch (e) {
       metrics.rulesReloadFailed();
+      auditReload('rules.reload', config.rulesPath, false, {
+        error: String((e as Error).message).slice(0, 500),
+      });
       app.log.error({ err: e }, 'AML rules reload refused; the rules in force stay');
     }
   };
@@ -111,7 +167,7 @@ export async function startService(opts: StartOptions = {}): Promise<RunningServ
   for (const p of config.sanctionsPaths) {
     watchFile(p, { interval: config.reloadPollMs, persistent: false }, onSanctions);
   }
-  const jobs = new JobRunner({ store, now: Date.now, roller }, JOBS, {
+  const jobs = new JobRunner({ store, now: Date.now, roller, retention: retentionOf(config) }, JOBS, {
     onRun: (job, outcome, ms, detail) => {
       metrics.jobRun(job, outcome, ms);
       if (outcome === 'ok') app.log.info({ job, ms: Math.round(ms), ...(detail as object) }, 'job done');
@@ -141,6 +197,9 @@ export async function startService(opts: StartOptions = {}): Promise<RunningServ
     url: `http://${host}:${port}`,
     dataDir,
     config,
+    ...(localKey ? { localKey } : {}),
+    keyless: keyless && !localKey,
+    routes: declaredRoutes(app),
     close() {
       closing ??= (async () => {
         // Stop taking connections, let in-flight requests finish and commit, then flush silver.

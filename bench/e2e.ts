@@ -61,6 +61,8 @@ const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 interface Server {
   url: string;
+  /** An ingest+analyst key of the service's data dir, sent with every request. */
+  key: string;
   rss(): number;
   /** Anonymous resident memory (heap, buffers), without mapped files such as LMDB's data file. */
   anon(): number;
@@ -83,13 +85,14 @@ async function serveChild(dataDir: string): Promise<Server> {
     { stdio: ['ignore', 'pipe', 'inherit'] },
   );
   const lines = createInterface({ input: child.stdout as NodeJS.ReadableStream });
-  const url = await new Promise<string>((resolve, reject) => {
+  const [url, key] = await new Promise<string[]>((resolve, reject) => {
     child.once('exit', (code) => reject(new Error(`the service exited with ${code} before listening`)));
-    lines.once('line', (l) => resolve(l.trim()));
+    lines.once('line', (l) => resolve(l.trim().split(' ')));
   });
   const pid = child.pid as number;
   return {
-    url,
+    url: url as string,
+    key: key as string,
     rss: () => statusKb(pid, 'VmRSS'),
     anon: () => statusKb(pid, 'RssAnon'),
     async close() {
@@ -100,11 +103,19 @@ async function serveChild(dataDir: string): Promise<Server> {
   };
 }
 
+/** The bench's key: created before the service starts, in its data dir. */
+async function benchKey(dataDir: string): Promise<string> {
+  const { createKeyIn } = await import('../engine/auth/keys.ts');
+  return createKeyIn(dataDir, { roles: ['ingest', 'analyst'], label: 'e2e bench', actor: 'cli' });
+}
+
 async function serveHere(dataDir: string): Promise<Server> {
   const { startService } = await import('../api/service.ts');
+  const key = await benchKey(dataDir);
   const s = await startService({ port: 0, dataDir, quiet: true });
   return {
     url: s.url,
+    key,
     rss: () => process.memoryUsage().rss,
     anon: () => statusKb(process.pid, 'RssAnon'),
     close: () => s.close(),
@@ -114,8 +125,9 @@ async function serveHere(dataDir: string): Promise<Server> {
 /** `--serve DIR`: the child's side. Prints the URL, serves until SIGTERM, closes gracefully. */
 async function childMain(dataDir: string): Promise<void> {
   const { startService } = await import('../api/service.ts');
+  const key = await benchKey(dataDir);
   const s = await startService({ port: 0, dataDir, quiet: true });
-  process.stdout.write(`${s.url}\n`);
+  process.stdout.write(`${s.url} ${key}\n`);
   await Promise.race([once(process, 'SIGTERM'), once(process, 'SIGINT')]);
   await s.close();
   process.exit(0);
@@ -328,7 +340,10 @@ async function arrowScenario(server: Server, name: string, templates: Template[]
         const res = await pool.request({
           path: '/v1/batches',
           method: 'POST',
-          headers: { 'content-type': 'application/vnd.apache.arrow.stream' },
+          headers: {
+            'content-type': 'application/vnd.apache.arrow.stream',
+            authorization: `Bearer ${server.key}`,
+          },
           body: t.bytes,
         });
         await res.body.dump();
@@ -410,7 +425,7 @@ async function validateScenario(server: Server, dir: string): Promise<Result> {
       .request({
         path: '/v1/validate',
         method: 'POST',
-        headers: { 'content-type': 'application/json' },
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${server.key}` },
         body: bodies[i] as string,
       })
       .then(

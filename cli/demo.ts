@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join, relative, resolve } from 'node:path';
 import { request } from 'undici';
 import { startService } from '../api/service.ts';
+import { createKeyIn } from '../engine/auth/keys.ts';
 import { intFlag, parse } from './args.ts';
 import { generateCommand } from './generate.ts';
 import { ingestFiles } from './ingest.ts';
@@ -37,9 +38,13 @@ function mib(bytes: number): string {
 }
 
 /** A report's first characters, or why it could not be read. */
-async function peek(url: string): Promise<string> {
+async function peek(url: string, key: string): Promise<string> {
   try {
-    const res = await request(url, { headersTimeout: 10_000, bodyTimeout: 10_000 });
+    const res = await request(url, {
+      headers: { authorization: `Bearer ${key}` },
+      headersTimeout: 10_000,
+      bodyTimeout: 10_000,
+    });
     const text = await res.body.text();
     const short = text.length > 300 ? `${text.slice(0, 300)}…` : text;
     return `${res.statusCode} ${short.replace(/\s+/g, ' ')}`;
@@ -84,14 +89,16 @@ export async function demoCommand(argv: string[]): Promise<number> {
     ]);
     if (g !== 0) return g;
 
+    // The demo's own key: it sends the batches and reads the reports back.
+    const key = await createKeyIn(dataDir, { roles: ['ingest', 'analyst'], label: 'demo', actor: 'cli' });
     const service = await startService({ port: 0, dataDir, quiet: true });
     err.write(`sluice demo: service at ${service.url}, data in ${service.dataDir}\n`);
     let closed = false;
     try {
-      const summary = await ingestFiles([file], { url: service.url, batchRows: 8192, concurrency: 4 });
+      const summary = await ingestFiles([file], { url: service.url, key, batchRows: 8192, concurrency: 4 });
       out.write(`${JSON.stringify(summary)}\n`);
       const reports = ['daily-kpis', 'data-quality'].map((r) => `${service.url}/v1/reports/${r}`);
-      const peeks = await Promise.all(reports.map(peek));
+      const peeks = await Promise.all(reports.map((r) => peek(r, key)));
       if (!keep) {
         // closing drains in-flight work and rolls staged silver rows into Parquet
         await service.close();
@@ -126,7 +133,9 @@ Query silver with DuckDB:
 `);
       if (keep) {
         out.write(
-          `\nThe service keeps running at ${service.url} (data in ${service.dataDir}); Ctrl-C stops it.\n`,
+          `\nThe service keeps running at ${service.url} (data in ${service.dataDir}); Ctrl-C stops it.\n` +
+            `Its ingest+analyst key: ${key}\n` +
+            `  curl -H 'Authorization: Bearer ${key}' '${service.url}/v1/alerts?limit=3'\n`,
         );
         await Promise.race([once(process, 'SIGINT'), once(process, 'SIGTERM')]);
         err.write('sluice demo: stopping…\n');

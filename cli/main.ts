@@ -8,7 +8,7 @@ type Command = (argv: string[]) => Promise<number>;
 
 const COMMANDS: Record<string, { usage: string; load: () => Promise<Command> }> = {
   serve: {
-    usage: 'serve [--host 127.0.0.1] [--port 8080] [--data-dir ./data] [--config FILE]',
+    usage: 'serve [--host 127.0.0.1] [--port 8080] [--data-dir ./data] [--config FILE] [--rate-limit N]',
     load: async () => (await import('./serve.ts')).serveCommand,
   },
   ingest: {
@@ -22,6 +22,18 @@ const COMMANDS: Record<string, { usage: string; load: () => Promise<Command> }> 
   validate: {
     usage: 'validate FILE [--format csv|ndjson|json|arrow|msgpack]',
     load: async () => (await import('./validate.ts')).validateCommand,
+  },
+  keys: {
+    usage: 'keys create --role R… [--label L] | keys list | keys revoke ID  [--data-dir ./data]',
+    load: async () => (await import('./keys.ts')).keysCommand,
+  },
+  audit: {
+    usage: 'audit verify [--data-dir ./data] [--checkpoint FILE]',
+    load: async () => (await import('./audit.ts')).auditCommand,
+  },
+  verify: {
+    usage: 'verify [--data-dir ./data] [--no-bronze] [--no-silver]',
+    load: async () => (await import('./verify.ts')).verifyCommand,
   },
   job: {
     usage: 'job list | job run NAME [--data-dir ./data]',

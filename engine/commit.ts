@@ -4,9 +4,16 @@
  * whichever thread did the batch's work (a pool worker, or the main thread for small bodies):
  * LMDB serialises writers across threads, and a transaction sees every earlier one's writes.
  */
+import { threadId } from 'node:worker_threads';
+import { appendAudit } from './audit/log.ts';
 import { REASON } from './codes.ts';
 import type { Format } from './formats/index.ts';
 import { type AccountPartials, encodePartials, partialKey } from './gold.ts';
+import { seqEntry } from './lineage.ts';
+import { keyringFor } from './pii/keyring.ts';
+import { sealBody } from './pii/seal.ts';
+import { indexQuarantined } from './review/tx-index.ts';
+import { rethrowStorageFault } from './storage-faults.ts';
 import { ROW_BITS, type StagedSilver, type Store } from './store.ts';
 import type { WorkResult } from './worker.ts';
 
@@ -52,14 +59,30 @@ export interface CommitMeta {
   idempotencyKey?: string;
   keyId?: string;
   client?: string;
+  /**
+   * A reviewer's resolve (engine/review/resolve.ts): `begin` runs first in the transaction and
+   * `finish` last; either may throw, and a throw rolls the whole commit back.
+   */
+  review?: { begin(s: Store): void; finish(s: Store, outcome: IngestOutcome): void };
 }
 
 /** Commits a batch and resolves once it is durable. */
 export async function commitDurably(store: Store, meta: CommitMeta, res: WorkResult): Promise<IngestOutcome> {
   let outcome: IngestOutcome | undefined;
-  await store.env.transaction(() => {
-    outcome = commitBatch(store, meta, res);
-  });
+  // Bronze never holds a raw body in clear: it is sealed under this hour's body key, made durable
+  // before the commit that stores the ciphertext (engine/pii/seal.ts).
+  const ring = keyringFor(store.dataDir, threadId);
+  const bronze = sealBody(ring, new Uint8Array(res.body), meta.receivedAt);
+  ring.sync();
+  // A throw inside `transaction` keeps the writes made before it (lmdb-js); a review hook can
+  // refuse after the batch is written, so its commit runs as a child transaction, which a throw
+  // rolls back whole.
+  const txn = meta.review
+    ? store.env.childTransaction.bind(store.env)
+    : store.env.transaction.bind(store.env);
+  await txn(() => {
+    outcome = commitBatch(store, meta, res, bronze);
+  }).catch(rethrowStorageFault); // a full volume is a 507, not a 500
   return outcome as IngestOutcome;
 }
 
@@ -67,12 +90,13 @@ export async function commitDurably(store: Store, meta: CommitMeta, res: WorkRes
  * Runs inside the write transaction, synchronously: reads see every earlier batch's writes, so
  * the tx-id check and claim cannot race another batch.
  */
-export function commitBatch(s: Store, req: CommitMeta, res: WorkResult): IngestOutcome {
+export function commitBatch(s: Store, req: CommitMeta, res: WorkResult, bronze: Uint8Array): IngestOutcome {
   const { batchId, receivedAt } = req;
   if (req.idempotencyKey) {
     const prior = s.idempotency.get(req.idempotencyKey) as { reply: BatchReply } | undefined;
     if (prior) return { status: 200, reply: prior.reply }; // a concurrent repeat won the race
   }
+  req.review?.begin(s);
   const seq = s.nextSeq();
   const n = res.received;
   const dup = new Uint8Array(n);
@@ -141,6 +165,7 @@ export function commitBatch(s: Store, req: CommitMeta, res: WorkResult): IngestO
       status: 'open',
       received_at: new Date(receivedAt).toISOString(),
     });
+    indexQuarantined(s, q.tx_id, id);
   }
 
   for (const [g, agg] of goldGroups) {
@@ -183,24 +208,27 @@ export function commitBatch(s: Store, req: CommitMeta, res: WorkResult): IngestO
   const day = new Date(receivedAt).toISOString().slice(0, 10);
   const qk = `q|${day}`;
   const dq = (s.gold.get(qk) as Record<string, number> | undefined) ?? {};
-  s.gold.put(qk, {
-    batches: (dq.batches ?? 0) + 1,
-    received: (dq.received ?? 0) + n,
-    accepted: (dq.accepted ?? 0) + accepted,
-    quarantined: (dq.quarantined ?? 0) + quarantined,
-    duplicates: (dq.duplicates ?? 0) + duplicates,
-    required_cells: (dq.required_cells ?? 0) + n * REQUIRED_FIELDS,
-    missing_cells: (dq.missing_cells ?? 0) + res.missingRequired,
-    lateness_sum_ms: (dq.lateness_sum_ms ?? 0) + res.latenessSumMs,
-    lateness_count: (dq.lateness_count ?? 0) + res.latenessCount,
-  });
+  // A reviewer's one-row batch is no new input: the day counts it as a resolution instead.
+  if (!req.review)
+    s.gold.put(qk, {
+      ...dq, // counters kept elsewhere (reviewers' resolutions, engine/review/) stay
+      batches: (dq.batches ?? 0) + 1,
+      received: (dq.received ?? 0) + n,
+      accepted: (dq.accepted ?? 0) + accepted,
+      quarantined: (dq.quarantined ?? 0) + quarantined,
+      duplicates: (dq.duplicates ?? 0) + duplicates,
+      required_cells: (dq.required_cells ?? 0) + n * REQUIRED_FIELDS,
+      missing_cells: (dq.missing_cells ?? 0) + res.missingRequired,
+      lateness_sum_ms: (dq.lateness_sum_ms ?? 0) + res.latenessSumMs,
+      lateness_count: (dq.lateness_count ?? 0) + res.latenessCount,
+    });
 
   if (res.silver.length > 0) {
     const staged: StagedSilver = { batchId, seq, parts: res.silver };
     if (Object.keys(drop).length > 0) staged.drop = drop;
     s.staging.put(seq, staged);
   }
-  s.bronze.put(batchId, new Uint8Array(res.body));
+  s.bronze.put(batchId, bronze);
   const reply: BatchReply = {
     batch_id: batchId,
     status: 'completed',
@@ -212,6 +240,15 @@ export function commitBatch(s: Store, req: CommitMeta, res: WorkResult): IngestO
     alerts: 0,
     quality,
   };
+  // Lineage (seq → batch and each row's silver part) and the audit entry commit with the batch.
+  s.seqs.put(seq, seqEntry(batchId, res, dup));
+  appendAudit(s, {
+    actor: req.keyId ?? 'system',
+    action: 'batch.ingest',
+    target: batchId,
+    outcome: 'ok',
+    details: { received: n, accepted, quarantined, duplicates, sha256: res.sha256, format: req.format },
+  });
   s.batches.put(batchId, {
     ...reply,
     seq,
@@ -229,8 +266,10 @@ export function commitBatch(s: Store, req: CommitMeta, res: WorkResult): IngestO
     silver_staged: res.silver.map((p) => ({ date: p.date, rows: p.rows - (drop[p.date]?.length ?? 0) })),
     silver_files: [],
     quarantine_ids: quarantineIds,
+    gold_keys: [...[...goldGroups.keys()].map((g) => `d|${res.groups[g]}`), qk],
   });
   if (req.idempotencyKey)
     s.idempotency.put(req.idempotencyKey, { batch_id: batchId, sha256: res.sha256, reply });
+  req.review?.finish(s, { status: 201, reply, seq });
   return { status: 201, reply, seq };
 }

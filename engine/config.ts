@@ -11,6 +11,7 @@ import { DEFAULT_SANCTIONS_PATHS } from './aml/sanctions.ts';
 import { MAX_SHARDS } from './aml/store-keys.ts';
 import { SluiceError } from './errors.ts';
 import type { ReferencePaths } from './reference-data.ts';
+import { checkRetention, DEFAULT_RETENTION, type RetentionPolicy } from './retention.ts';
 
 export interface ServiceConfig {
   host: string;
@@ -34,6 +35,29 @@ export interface ServiceConfig {
   amlCheckpointMs: number;
   /** How often the rules and sanctions files are checked for changes (hot reload). */
   reloadPollMs: number;
+  /** LMDB's starting map size, bytes: the map grows on demand (lmdb-js doubles it when full). */
+  lmdbMapSize: number;
+  /** Staged silver rows are rolled to Parquet at least this often (and every 262,144 rows). */
+  silverRollMs: number;
+  /** Rows a silver roll waits for (a roll takes at most twice this): the Parquet file size. */
+  silverRollRows: number;
+  /** Requests per minute per API key (per client IP without a valid key). */
+  rateLimit: number;
+  /** Days each layer keeps its data (engine/retention.ts says why each default). */
+  retentionBronzeDays: number;
+  retentionQuarantineDays: number;
+  retentionSilverDays: number;
+  retentionAlertsDays: number;
+  /** A client must send all its headers within this (slowloris); 408 after. */
+  headersTimeoutMs: number;
+  /** ...and the whole request, body included, within this. */
+  requestTimeoutMs: number;
+  /** A connection silent this long is closed (a stalled body, an idle socket). */
+  connectionTimeoutMs: number;
+  /** An idle keep-alive connection is closed after this. */
+  keepAliveTimeoutMs: number;
+  /** Anonymous resident memory (MiB) above which new batches are shed with 503 (engine/memory-guard.ts). */
+  maxRssMb: number;
 }
 
 export const DEFAULTS: ServiceConfig = {
@@ -53,7 +77,46 @@ export const DEFAULTS: ServiceConfig = {
   amlCapacity: 65536,
   amlCheckpointMs: 2000,
   reloadPollMs: 2000,
+  lmdbMapSize: 2 ** 30,
+  silverRollMs: 30_000,
+  silverRollRows: 262_144,
+  // Far above what one client sends (the e2e bench: ~2,000 requests/s on one key); a limit that
+  // only stops a runaway or hostile client.
+  rateLimit: 300_000,
+  retentionBronzeDays: DEFAULT_RETENTION.bronzeDays,
+  retentionQuarantineDays: DEFAULT_RETENTION.quarantineDays,
+  retentionSilverDays: DEFAULT_RETENTION.silverDays,
+  retentionAlertsDays: DEFAULT_RETENTION.alertsDays,
+  // A sidecar's client is on the same host and sends its headers in microseconds: 10 s is only
+  // ever reached by a stalled or hostile client. A 64 MiB body has a minute.
+  headersTimeoutMs: 10_000,
+  requestTimeoutMs: 60_000,
+  connectionTimeoutMs: 60_000,
+  keepAliveTimeoutMs: 5_000,
+  maxRssMb: defaultMaxRssMb(),
 };
+
+/**
+ * Three quarters of the memory this process may use (its cgroup limit in a container, else the
+ * machine's), at most 4 GiB: twice the highest anonymous peak the e2e bench has seen (1.9 GiB,
+ * 64k-row batches), and far enough under a container limit to shed before the OOM killer acts.
+ */
+export function defaultMaxRssMb(): number {
+  const total = os.totalmem();
+  const limit = process.constrainedMemory?.() ?? 0;
+  const usable = limit > 0 && limit < total ? limit : total;
+  return Math.min(4096, Math.floor((usable * 0.75) / 2 ** 20));
+}
+
+/** The retention policy a configuration sets. */
+export function retentionOf(c: ServiceConfig): RetentionPolicy {
+  return {
+    bronzeDays: c.retentionBronzeDays,
+    quarantineDays: c.retentionQuarantineDays,
+    silverDays: c.retentionSilverDays,
+    alertsDays: c.retentionAlertsDays,
+  };
+}
 
 type Source = Record<string, string | undefined>;
 
@@ -73,6 +136,19 @@ const KEYS: [keyof ServiceConfig, string, 'string' | 'int' | 'list'][] = [
   ['amlCapacity', 'aml-capacity', 'int'],
   ['amlCheckpointMs', 'aml-checkpoint-ms', 'int'],
   ['reloadPollMs', 'reload-poll-ms', 'int'],
+  ['lmdbMapSize', 'lmdb-map-size', 'int'],
+  ['silverRollMs', 'silver-roll-ms', 'int'],
+  ['silverRollRows', 'silver-roll-rows', 'int'],
+  ['rateLimit', 'rate-limit', 'int'],
+  ['retentionBronzeDays', 'retention-bronze-days', 'int'],
+  ['retentionQuarantineDays', 'retention-quarantine-days', 'int'],
+  ['retentionSilverDays', 'retention-silver-days', 'int'],
+  ['retentionAlertsDays', 'retention-alerts-days', 'int'],
+  ['headersTimeoutMs', 'headers-timeout-ms', 'int'],
+  ['requestTimeoutMs', 'request-timeout-ms', 'int'],
+  ['connectionTimeoutMs', 'connection-timeout-ms', 'int'],
+  ['keepAliveTimeoutMs', 'keep-alive-timeout-ms', 'int'],
+  ['maxRssMb', 'max-rss-mb', 'int'],
 ];
 
 const envName = (flag: string) => `SLUICE_${flag.toUpperCase().replace(/-/g, '_')}`;
@@ -130,16 +206,37 @@ export function resolveConfig(
   if (cfg.bodyLimitBytes < 1024 || cfg.bodyLimitBytes > 2 ** 30) {
     throw new SluiceError('CONFIG_INVALID', 'body-limit must be between 1 KiB and 1 GiB');
   }
+  if (cfg.lmdbMapSize < 2 ** 20 || cfg.lmdbMapSize > 2 ** 44) {
+    throw new SluiceError('CONFIG_INVALID', 'lmdb-map-size must be between 1 MiB and 16 TiB');
+  }
+  if (cfg.silverRollMs < 100 || cfg.silverRollMs > 86_400_000) {
+    throw new SluiceError('CONFIG_INVALID', 'silver-roll-ms must be 100–86,400,000');
+  }
+  if (cfg.silverRollRows < 1024 || cfg.silverRollRows > 16_777_216) {
+    throw new SluiceError('CONFIG_INVALID', 'silver-roll-rows must be 1,024–16,777,216');
+  }
   if (!['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(cfg.logLevel)) {
     throw new SluiceError('CONFIG_INVALID', `log-level '${cfg.logLevel}' is not a pino level`);
   }
-  // No API keys exist yet (governance issue): the service is unauthenticated, so it must not be
-  // reachable from anywhere but this host.
-  if (!isLoopback(cfg.host)) {
-    throw new SluiceError(
-      'CONFIG_INVALID',
-      `refusing to bind ${cfg.host}: without API keys Sluice binds loopback only`,
-    );
+  if (cfg.rateLimit < 1 || cfg.rateLimit > 1_000_000_000) {
+    throw new SluiceError('CONFIG_INVALID', 'rate-limit must be 1–1,000,000,000 requests per minute');
   }
+  checkRetention(retentionOf(cfg));
+  for (const [v, flag] of [
+    [cfg.headersTimeoutMs, 'headers-timeout-ms'],
+    [cfg.requestTimeoutMs, 'request-timeout-ms'],
+    [cfg.connectionTimeoutMs, 'connection-timeout-ms'],
+    [cfg.keepAliveTimeoutMs, 'keep-alive-timeout-ms'],
+  ] as const) {
+    if (v < 100 || v > 3_600_000) throw new SluiceError('CONFIG_INVALID', `${flag} must be 100–3,600,000`);
+  }
+  // Node refuses a headers timeout beyond the request timeout (the headers are part of the request).
+  if (cfg.headersTimeoutMs > cfg.requestTimeoutMs) {
+    throw new SluiceError('CONFIG_INVALID', 'headers-timeout-ms must not exceed request-timeout-ms');
+  }
+  if (cfg.maxRssMb < 64 || cfg.maxRssMb > 1_048_576) {
+    throw new SluiceError('CONFIG_INVALID', 'max-rss-mb must be 64–1,048,576');
+  }
+  // A host beyond loopback is allowed only once an API key exists: startService checks the store.
   return cfg;
 }

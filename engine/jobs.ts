@@ -5,9 +5,12 @@
  */
 import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { auditCheckpointJob } from './audit/checkpoint.ts';
 import { SluiceError } from './errors.ts';
 import { REPORT_COLUMNS, report, toCsv } from './reports.ts';
+import { DEFAULT_RETENTION, purgeExpired, type RetentionPolicy } from './retention.ts';
 import type { SilverRoller } from './silver/roller.ts';
+import { storageVerifyJob } from './storage-verify.ts';
 import type { Store } from './store.ts';
 
 export interface JobContext {
@@ -15,6 +18,8 @@ export interface JobContext {
   now: () => number;
   /** The service's silver roller (compaction goes through it, so it never races a roll). */
   roller?: SilverRoller;
+  /** How long each layer keeps its data (the purge job); the defaults without it. */
+  retention?: RetentionPolicy;
 }
 
 export interface Job {
@@ -86,7 +91,23 @@ export const silverCompactionJob: Job = {
   },
 };
 
-export const JOBS: readonly Job[] = [goldReportsJob, silverCompactionJob];
+/** Deletes what has outlived its layer's retention, and audits what it deleted (engine/retention.ts). */
+export const retentionPurgeJob: Job = {
+  name: 'retention-purge',
+  summary: 'deletes bronze bodies, quarantine records, alerts and silver files past their retention',
+  everyMs: 6 * 60 * 60_000,
+  async run({ store, now, retention }) {
+    return { ...(await purgeExpired(store, retention ?? DEFAULT_RETENTION, now())) };
+  },
+};
+
+export const JOBS: readonly Job[] = [
+  goldReportsJob,
+  silverCompactionJob,
+  auditCheckpointJob,
+  retentionPurgeJob,
+  storageVerifyJob,
+];
 
 export function jobNamed(name: string): Job {
   const job = JOBS.find((j) => j.name === name);

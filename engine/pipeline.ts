@@ -15,6 +15,7 @@ export type { BatchReply, IngestOutcome, Quality } from './commit.ts';
 import { type BatchReply, type CommitMeta, commitDurably, type IngestOutcome } from './commit.ts';
 import { SluiceError } from './errors.ts';
 import type { Format } from './formats/index.ts';
+import type { MemoryGuard } from './memory-guard.ts';
 import { mergeResults } from './merge.ts';
 import { ROW_BITS, type Store } from './store.ts';
 import {
@@ -41,6 +42,8 @@ export interface PipelineOptions extends WorkerSettings {
   now?: () => number;
   /** AML scoring; without it rows score 0 (tests of the layers alone). */
   aml?: AmlShards;
+  /** The memory bound: above it, new work is shed with 503 MEMORY_PRESSURE. */
+  memory?: MemoryGuard;
 }
 
 export interface IngestRequest {
@@ -50,6 +53,13 @@ export interface IngestRequest {
   idempotencyKey?: string;
   keyId?: string;
   client?: string;
+}
+
+/** A reviewer's one-row batch (Pipeline.ingestReview). */
+export interface ReviewIngest extends IngestRequest {
+  work: NonNullable<WorkTask['review']>;
+  hook: NonNullable<CommitMeta['review']>;
+  check: (res: WorkResult) => void;
 }
 
 export interface RowVerdict {
@@ -89,6 +99,7 @@ export class Pipeline {
   private readonly threads: number;
   private readonly inline: (task: WorkTask) => WorkResult | WorkFailure;
   private readonly aml: AmlShards | undefined;
+  private readonly memory: MemoryGuard | undefined;
 
   constructor(
     readonly store: Store,
@@ -109,6 +120,7 @@ export class Pipeline {
     this.splitBytes = opts.splitBytes ?? Number.POSITIVE_INFINITY;
     this.threads = threads;
     this.aml = opts.aml;
+    this.memory = opts.memory;
     this.inline = createWork(settings);
     this.pool = new Piscina({
       filename: new URL('./worker.ts', import.meta.url).href,
@@ -136,9 +148,25 @@ export class Pipeline {
     return this.inflight >= this.maxInflight;
   }
 
+  /** True while memory is above its configured bound. */
+  get memoryOver(): boolean {
+    return this.memory?.over ?? false;
+  }
+
+  /**
+   * Why new work would be refused now, or null. The HTTP layer asks before reading a body, so a
+   * request that will be shed costs no buffering; `admit` asks again, and counts it in.
+   */
+  shedCode(): 'SHUTTING_DOWN' | 'OVERLOADED' | 'MEMORY_PRESSURE' | null {
+    if (this.draining) return 'SHUTTING_DOWN';
+    if (this.inflight >= this.maxInflight) return 'OVERLOADED';
+    if (this.memoryOver) return 'MEMORY_PRESSURE';
+    return null;
+  }
+
   private admit(): void {
-    if (this.draining) throw new SluiceError('SHUTTING_DOWN');
-    if (this.inflight >= this.maxInflight) throw new SluiceError('OVERLOADED');
+    const shed = this.shedCode();
+    if (shed) throw new SluiceError(shed);
     this.inflight++;
   }
 
@@ -234,6 +262,47 @@ export class Pipeline {
     )) as Committed | WorkFailure;
     if (!out.ok) throw new SluiceError(out.code, out.message);
     return out.outcome;
+  }
+
+  /**
+   * A quarantined row a reviewer accepts (engine/review/resolve.ts): a one-row internal batch
+   * through the same work, commit and AML scoring as any batch. Always on this thread, since the
+   * commit carries the review hook, a closure no pool thread could receive. `check` sees the
+   * work's verdict before anything is written, and refuses a row still invalid by throwing.
+   */
+  async ingestReview(req: ReviewIngest): Promise<IngestOutcome> {
+    this.admit();
+    try {
+      const meta: CommitMeta = {
+        batchId: randomUUID(),
+        receivedAt: this.now(),
+        format: req.format,
+        contentType: req.contentType,
+        keyId: req.keyId,
+        client: req.client,
+        review: req.hook,
+      };
+      const res = unwrap(
+        this.inline({
+          kind: 'ingest',
+          body: ownBuffer(req.body),
+          format: req.format,
+          batchId: meta.batchId,
+          receivedAt: meta.receivedAt,
+          rulesHash: this.aml?.rulesHash,
+          review: req.work,
+        }),
+      );
+      req.check(res);
+      const outcome = await commitDurably(this.store, meta, res);
+      if (this.aml && outcome.seq !== undefined) {
+        this.aml.notify(outcome.seq);
+        outcome.reply.alerts = await this.aml.scored(outcome.seq);
+      }
+      return outcome;
+    } finally {
+      this.inflight--;
+    }
   }
 
   /** POST /v1/validate: verdicts against stored history, persisting nothing. */

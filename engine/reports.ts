@@ -61,6 +61,10 @@ export function dataQuality(store: Store, q: ReportQuery): Row[] {
       validity: ratio(v.accepted ?? 0, received - duplicates),
       uniqueness: ratio(received - duplicates, received),
       timeliness_ms_mean: v.lateness_count ? Math.round((v.lateness_sum_ms ?? 0) / v.lateness_count) : null,
+      // Reviewers' resolutions on the day (engine/review/), whatever day the rows came in.
+      released: v.released ?? 0,
+      rejected: v.rejected ?? 0,
+      corrected: v.corrected ?? 0,
     });
   }
   return rows;
@@ -97,5 +101,8 @@ export const REPORT_COLUMNS: Record<ReportName, string[]> = {
     'validity',
     'uniqueness',
     'timeliness_ms_mean',
+    'released',
+    'rejected',
+    'corrected',
   ],
 };

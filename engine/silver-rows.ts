@@ -4,6 +4,7 @@
  * is gathered by row index into fresh offsets and bytes; no row becomes an object.
  */
 import {
+  Binary,
   type Data,
   type DataType,
   Field,
@@ -17,6 +18,10 @@ import {
   Utf8,
 } from 'apache-arrow';
 import { type ColumnSet, TEXT_FIELDS, type TextField, type Utf8Column } from './columns.ts';
+import type { RowCipher } from './pii/cipher.ts';
+import { isPiiField, PII_FIELDS } from './pii/fields.ts';
+import type { Keyring } from './pii/keyring.ts';
+import { asBinary, fixedBinary, sealColumns } from './pii/seal.ts';
 import type { RateTable } from './rates.ts';
 import type { BatchVerdicts } from './validator.ts';
 
@@ -36,7 +41,8 @@ export const SILVER_SCHEMA = new Schema([
   new Field('amount_minor', new Int64(), true),
   ...COPIED.slice(0, 1).map((f) => new Field(f, new Utf8(), true)),
   new Field('amount_gbp_minor', new Int64(), true),
-  ...COPIED.slice(1).map((f) => new Field(f, new Utf8(), true)),
+  // Personal fields are sealed per data subject (engine/pii/seal.ts): bytes, not text.
+  ...COPIED.slice(1).map((f) => new Field(f, isPiiField(f) ? new Binary() : new Utf8(), true)),
   new Field('counterparty_country', new Utf8(), true),
   new Field('batch_id', new Utf8(), true),
   new Field('batch_row', new Int32(), true),
@@ -44,6 +50,8 @@ export const SILVER_SCHEMA = new Schema([
   new Field('flags', new Int32(), true),
   new Field('aml_score', new Int32(), true),
   new Field('aml_rules', new Utf8(), true),
+  new Field('pii_key', new Int64(), false),
+  new Field('pii_nonce', new Binary(), false),
 ]);
 
 const enc = new TextEncoder();
@@ -160,6 +168,28 @@ export interface SilverContext {
   rates: RateTable;
   /** GBP-equivalents per row of the record batch, precomputed in WASM (-1: no rate); else `rates`. */
   gbp?: BigInt64Array;
+  /** Silver `flags` bits every row of this batch starts with (a reviewer's release or correction). */
+  flags?: number;
+  /** Seals the personal columns per data subject. */
+  seal: { ring: Keyring; cipher: RowCipher };
+}
+
+/** Row i's data subject (customer_id, else account_id) as a latin1 byte string. */
+function subjectReader(cols: ColumnSet): (i: number) => string {
+  const bytes = (c: Utf8Column | undefined) =>
+    c ? Buffer.from(c.data.buffer, c.data.byteOffset, c.data.byteLength) : null;
+  const cust = cols.text.customer_id;
+  const acct = cols.text.account_id;
+  const cb = bytes(cust);
+  const ab = bytes(acct);
+  return (i) => {
+    if (cust && cb) {
+      const s = cust.offsets[i] as number;
+      const e = cust.offsets[i + 1] as number;
+      if (e > s) return cb.toString('latin1', s, e);
+    }
+    return acct && ab ? ab.toString('latin1', acct.offsets[i] as number, acct.offsets[i + 1] as number) : '';
+  };
 }
 
 /**
@@ -189,6 +219,7 @@ export function silverParts(
   for (const [d, rows] of byDay) groups.set(dayString(d), rows);
   const byDate = new Map<string, { batch: RecordBatch; rows: Int32Array }>();
   const country = new TextDecoder();
+  const subjectOf = subjectReader(cols);
   for (const [day, rows] of groups) {
     const idx = Int32Array.from(rows);
     const m = idx.length;
@@ -242,20 +273,32 @@ export function silverParts(
       valueOffsets: ccOffsets,
       data: ccBytes.subarray(0, ccAt),
     });
+    const copied = new Map<string, Data<DataType>>();
+    for (const f of COPIED.slice(1)) copied.set(f, takeUtf8(cols.text[f], idx));
+    const sealed = sealColumns(
+      ctx.seal.ring,
+      ctx.seal.cipher,
+      m,
+      (k) => subjectOf(idx[k] as number),
+      PII_FIELDS.map((f) => copied.get(f) as Data<Utf8>),
+    );
+    for (const f of PII_FIELDS) copied.set(f, asBinary(copied.get(f) as Data<Utf8>));
     const children: Data<DataType>[] = [
       takeUtf8(cols.text.tx_id, idx),
       ts(tsv),
       int64(amount, null),
       takeUtf8(cols.text.currency, idx),
       int64(gbp, gbpPresent),
-      ...COPIED.slice(1).map((f) => takeUtf8(cols.text[f], idx)),
+      ...COPIED.slice(1).map((f) => copied.get(f) as Data<DataType>),
       ccData,
       constUtf8(ctx.batchId, m),
       int32(batchRow),
       ts(new BigInt64Array(m).fill(BigInt(ctx.receivedAt))),
-      int32(new Int32Array(m)),
+      int32(new Int32Array(m).fill(ctx.flags ?? 0)),
       int32(new Int32Array(m)),
       constUtf8('', m),
+      int64(sealed.refs, null),
+      fixedBinary(sealed.nonces, 12, m),
     ];
     const struct = makeData({ type: new Struct(SILVER_SCHEMA.fields), length: m, nullCount: 0, children });
     byDate.set(day, { batch: new RecordBatch(SILVER_SCHEMA, struct), rows: idx });

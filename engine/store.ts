@@ -6,12 +6,13 @@
  * off the acknowledgement path (see silver/roller.ts).
  *
  * Layout (key → value):
- *   bronze       batch_id → raw body bytes (LZ4-compressed by LMDB), immutable
+ *   bronze       batch_id → raw body bytes, sealed under an hourly body key (engine/pii/seal.ts), immutable
  *   batches      batch_id → BatchRecord (metadata, counts, status, lineage)
  *   txids        tx_id → seq * 2^20 + row (the batch sequence number and row of its first sighting)
  *   idempotency  Idempotency-Key → { batch_id, reply }
  *   staging      seq → StagedSilver (valid rows of a batch as Arrow IPC, waiting to be rolled)
  *   quarantine   "batch_id:row" → QuarantineRecord
+ *   quarantineByTx  tx_id → quarantine ids (dupSort; the resolve route's lookup, engine/review/tx-index.ts)
  *   gold         "d|day|cur|channel|dir", "a|day|account", "q|day" → aggregates
  *   silverFiles  relative path → SilverFile (the manifest of rolled Parquet files)
  *   meta         "seq" → last batch sequence number; "aml|…|shard" → AML shard markers
@@ -19,10 +20,13 @@
  *   amlOut       seq × 16 + shard → that shard's per-row scores of the batch, until rolled to silver
  *   alerts       "event time|batch_id:row" → Alert
  *   audit        entry seq → AuditEntry (append-only, hash-chained; engine/audit/log.ts)
+ *   seqs         batch seq → SeqEntry (batch id, and where each row went; engine/lineage.ts)
+ *   apiKeys      key id → ApiKeyRecord (roles, label, scrypt hash; engine/auth/keys.ts)
  */
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { type Database, type DatabaseOptions, open, type RootDatabase } from 'lmdb';
+import { guardLmdbCommitOrphans } from './storage-faults.ts';
 
 /** Rows per batch are below 2^20, so (seq, row) packs exactly into one safe integer. */
 export const ROW_BITS = 2 ** 20;
@@ -110,6 +114,7 @@ export class Store {
   readonly idempotency: Database<unknown, string>;
   readonly staging: Database<StagedSilver, number>;
   readonly quarantine: Database<unknown, string>;
+  readonly quarantineByTx: Database<string, string>;
   readonly gold: Database<unknown, string>;
   readonly silverFiles: Database<SilverFile, string>;
   readonly meta: Database<unknown, string>;
@@ -117,13 +122,17 @@ export class Store {
   readonly amlOut: Database<unknown, number>;
   readonly alerts: Database<unknown, string>;
   readonly audit: Database<unknown, number>;
+  readonly seqs: Database<unknown, number>;
+  readonly apiKeys: Database<unknown, string>;
 
   constructor(opts: StoreOptions) {
+    guardLmdbCommitOrphans(); // else a full disk's first failed commit kills this thread
     this.dataDir = opts.dataDir;
     const path = join(opts.dataDir, 'lmdb');
     mkdirSync(path, { recursive: true });
     this.env = open({ path, compression: false, mapSize: opts.mapSize ?? 2 ** 30, maxDbs: 32 });
-    this.bronze = this.env.openDB({ name: 'bronze', encoding: 'binary', compression: true });
+    // Not compressed: the bodies are sealed, and ciphertext does not compress.
+    this.bronze = this.env.openDB({ name: 'bronze', encoding: 'binary' });
     this.batches = this.env.openDB({ name: 'batches' });
     this.txids = this.env.openDB({ name: 'txids' });
     this.idempotency = this.env.openDB({ name: 'idempotency' });
@@ -136,6 +145,7 @@ export class Store {
       name: string;
     });
     this.quarantine = this.env.openDB({ name: 'quarantine' });
+    this.quarantineByTx = this.env.openDB({ name: 'quarantineByTx', dupSort: true });
     this.gold = this.env.openDB({ name: 'gold' });
     this.silverFiles = this.env.openDB({ name: 'silverFiles' });
     this.meta = this.env.openDB({ name: 'meta' });
@@ -148,6 +158,8 @@ export class Store {
     this.amlOut = this.env.openDB({ name: 'amlOut', keyEncoding: 'uint32' });
     this.alerts = this.env.openDB({ name: 'alerts' });
     this.audit = this.env.openDB({ name: 'audit', keyEncoding: 'uint32' });
+    this.seqs = this.env.openDB({ name: 'seqs', keyEncoding: 'uint32' });
+    this.apiKeys = this.env.openDB({ name: 'apiKeys' });
   }
 
   /** The next batch sequence number; call inside the commit transaction. */

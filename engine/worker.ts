@@ -15,9 +15,14 @@ import { type CommitMeta, commitDurably, type IngestOutcome } from './commit.ts'
 import { type ErrorCode, isSluiceError, SluiceError } from './errors.ts';
 import { type Format, parseBody } from './formats/index.ts';
 import { Kernels } from './kernels.ts';
+import { RowCipher } from './pii/cipher.ts';
+import { type Keyring, keyringFor } from './pii/keyring.ts';
+import { type SealedFields, sealValues } from './pii/seal.ts';
 import { RateTable } from './rates.ts';
 import { loadReferenceData, type ReferencePaths } from './reference-data.ts';
+import { releaseRows } from './review/release.ts';
 import { dayString, SILVER_SCHEMA, silverParts } from './silver-rows.ts';
+import { isStorageFull } from './storage-faults.ts';
 import { Store } from './store.ts';
 import { Validator } from './validator.ts';
 
@@ -47,6 +52,11 @@ export interface WorkTask {
   result?: WorkResult;
   /** The rules file's hash in force: a worker holding another reloads the file first. */
   rulesHash?: string;
+  /**
+   * A reviewer's release or correction (engine/review/): with `release`, rows whose faults a
+   * release may overrule are accepted as sent; `silverFlags` are OR-ed into their silver `flags`.
+   */
+  review?: { release: boolean; silverFlags: number };
 }
 
 export interface Committed {
@@ -59,7 +69,9 @@ export interface QuarantineRow {
   tx_id: string | null;
   reasons: string[];
   fields: { code: string; field: string }[];
+  /** The original values as sent; personal fields are null here and held in `sealed`. */
   values: Record<string, string | null>;
+  sealed: SealedFields | null;
 }
 
 export interface WorkFailure {
@@ -117,6 +129,8 @@ interface Engine {
   validator: Validator;
   rules: AmlRules;
   rates: RateTable;
+  /** Seals personal fields for ingest (absent without a data dir: validate-only use). */
+  seal: { ring: Keyring; cipher: RowCipher } | null;
 }
 
 function engineFor(settings: WorkerSettings): Engine {
@@ -127,6 +141,9 @@ function engineFor(settings: WorkerSettings): Engine {
     validator: new Validator(kernels, { maxFutureMs: settings.maxFutureMs }),
     rules,
     rates: settings.ratesPath ? RateTable.load(settings.ratesPath) : RateTable.fromRules(rules.doc.rates),
+    // Its own WASM instance: the cipher resets its memory per call, which must not touch the
+    // validator's verdict columns.
+    seal: settings.dataDir ? { ring: keyringFor(settings.dataDir, threadId), cipher: new RowCipher() } : null,
   };
 }
 
@@ -165,7 +182,15 @@ export default async function work(task: WorkTask): Promise<WorkResult | WorkFai
   // The same LMDB environment as the main thread's: LMDB serialises writers across threads.
   poolStore ??= new Store({ dataDir });
   const tc = performance.now();
-  const outcome = await commitDurably(poolStore, task.commit, res);
+  let outcome: IngestOutcome;
+  try {
+    outcome = await commitDurably(poolStore, task.commit, res);
+  } catch (e) {
+    // A refusal (a full volume: 507) crosses the thread boundary as data, as parse errors do.
+    const refused = isSluiceError(e) ? e : isStorageFull(e) ? new SluiceError('INSUFFICIENT_STORAGE') : null;
+    if (refused) return { ok: false, code: refused.code, message: refused.message };
+    throw e;
+  }
   if (res.stages) outcome.stages = { ...res.stages, persistMs: performance.now() - tc };
   return { ok: true, outcome };
 }
@@ -211,8 +236,13 @@ function channelId(col: Col, i: number): number {
   return (((((col.data[s] as number) & 31) << 4) | (len & 15)) << 1) | ((col.data[s + 2] as number) & 1);
 }
 
-function run({ settings, validator, rates, rules }: Engine, task: WorkTask): WorkResult {
+function run({ settings, validator, rates, rules, seal }: Engine, task: WorkTask): WorkResult {
   const bytes = new Uint8Array(task.body);
+  if (task.kind === 'ingest') {
+    if (!seal) throw new SluiceError('INTERNAL', 'ingest needs a data dir for the keyring');
+    // A subject erased since the last batch must not be sealed under its destroyed key.
+    seal.ring.refresh();
+  }
   // A split body is hashed once, by its first share.
   const sha256 = task.part && task.part.index > 0 ? '' : createHash('sha256').update(bytes).digest('hex');
   const t0 = performance.now();
@@ -260,6 +290,7 @@ function run({ settings, validator, rates, rules }: Engine, task: WorkTask): Wor
     const cols = columnsOf(batch);
     const tv = performance.now();
     const v = validator.validateColumns(cols, seen);
+    if (task.review?.release) releaseRows(v);
     validateMs += performance.now() - tv;
     if (task.kind === 'validate') {
       amlParts.push(inputFromVerdicts(validator.kernels.memory, cols, v, rules, true));
@@ -313,16 +344,22 @@ function run({ settings, validator, rates, rules }: Engine, task: WorkTask): Wor
           const c = v.fieldCodes[f * n + i] as number;
           if (c !== 0) fields.push({ code: reasonsOf(1 << c)[0] as string, field: FIELDS[f] as string });
         }
-        const values: Record<string, string | null> = {};
-        for (const f of FIELDS) values[f] = text(t[f], i);
-        if (!t.ts && cols.tsMs) values.ts = String(cols.tsMs.values[i]);
-        if (!t.amount && cols.amountMinor) values.amount_minor = String(cols.amountMinor.values[i]);
+        const raw: Record<string, string | null> = {};
+        for (const f of FIELDS) raw[f] = text(t[f], i);
+        if (!t.ts && cols.tsMs) raw.ts = String(cols.tsMs.values[i]);
+        if (!t.amount && cols.amountMinor) raw.amount_minor = String(cols.amountMinor.values[i]);
+        // Only ingest persists the record; a subject-less row is sealed under its batch's pseudo-subject.
+        const { values, sealed } =
+          task.kind === 'ingest' && seal
+            ? sealValues(seal.ring, raw, `batch:${task.batchId}`)
+            : { values: raw, sealed: null };
         quarantine.push({
           row: r,
           tx_id: txIds[r] ?? null,
           reasons: reasonsOf(m).filter((c) => c !== 'DUPLICATE_TX'),
           fields,
           values,
+          sealed,
         });
       }
     }
@@ -332,6 +369,8 @@ function run({ settings, validator, rates, rules }: Engine, task: WorkTask): Wor
         receivedAt: task.receivedAt,
         rowOffset: offset,
         rates,
+        flags: task.review?.silverFlags,
+        seal: seal as NonNullable<typeof seal>,
         // The rules file's rates, applied in WASM (a rates CSV in tests goes the BigInt way).
         gbp: settings.ratesPath
           ? undefined
@@ -365,6 +404,9 @@ function run({ settings, validator, rates, rules }: Engine, task: WorkTask): Wor
     });
   }
   const late = lateness.subarray(0, latenessCount).sort();
+  // Subject keys made for this work are durable before any commit stores ciphertext under them
+  // (the commit may run in another thread, for a split body).
+  if (task.kind === 'ingest') seal?.ring.sync();
   return {
     ok: true,
     body: task.body,

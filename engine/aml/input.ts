@@ -158,6 +158,8 @@ export function inputFromSilver(
   batch: RecordBatch,
   rules: AmlRules,
   dropped: readonly number[] | undefined,
+  /** Opens the sealed counterparty names (engine/pii/seal.ts) for screening. */
+  openNames?: (batch: RecordBatch) => Utf8Column | null,
 ): AmlInput {
   const n = batch.numRows;
   loadDerive(mem, rules);
@@ -186,7 +188,7 @@ export function inputFromSilver(
     }
   }
   derive(mem, int64Of(batch, 'amount_minor').values, utf8Of(batch, 'currency'), country, gbp, false, flags);
-  return { n, key, ts, gbp, flags, names: utf8Of(batch, 'counterparty_name') };
+  return { n, key, ts, gbp, flags, names: openNames ? openNames(batch) : utf8Of(batch, 'counterparty_name') };
 }
 
 /**

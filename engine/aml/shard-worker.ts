@@ -7,8 +7,14 @@
  * are replayed from staging (which the roller keeps until every shard has checkpointed past
  * them), so the state and every alert come out exactly as without the crash.
  */
-import { parentPort, workerData } from 'node:worker_threads';
-import { tableFromIPC } from 'apache-arrow';
+import { parentPort, threadId, workerData } from 'node:worker_threads';
+import { type Data, type RecordBatch, tableFromIPC } from 'apache-arrow';
+import type { Utf8Column } from '../columns.ts';
+import { crashPoint } from '../faults.ts';
+import { RowCipher } from '../pii/cipher.ts';
+import { keyringFor } from '../pii/keyring.ts';
+import { openFirstColumn } from '../pii/seal.ts';
+import { storageFault } from '../storage-faults.ts';
 import { Store } from '../store.ts';
 import { type AlertRecord, alertsOf, type PartScores } from './alerts.ts';
 import { AmlEngine } from './engine.ts';
@@ -61,6 +67,31 @@ export type FromShard =
 const s = workerData as ShardSettings;
 const port = parentPort as NonNullable<typeof parentPort>;
 const store = new Store({ dataDir: s.dataDir });
+// Names reach silver sealed per subject; screening opens them here, in this thread only.
+const ring = keyringFor(s.dataDir, threadId);
+const cipher = new RowCipher();
+function openNames(batch: RecordBatch): Utf8Column | null {
+  const names = batch.getChild('counterparty_name')?.data[0] as Data | undefined;
+  const refs = batch.getChild('pii_key')?.data[0] as Data | undefined;
+  const nonces = batch.getChild('pii_nonce')?.data[0] as Data | undefined;
+  if (!names || !refs || !nonces) return null;
+  const col: Utf8Column = {
+    kind: 'utf8',
+    offsets: names.valueOffsets as Int32Array,
+    data: (names.values as Uint8Array) ?? new Uint8Array(0),
+    validity: names.nullCount > 0 ? (names.nullBitmap as Uint8Array) : null,
+  };
+  const n = batch.numRows;
+  const nv = nonces.values as Uint8Array;
+  const no = nonces.valueOffsets as Int32Array;
+  return openFirstColumn(
+    ring,
+    cipher,
+    col,
+    (refs.values as BigInt64Array).subarray(0, n),
+    nv.subarray(no[0] as number, no[n] as number),
+  );
+}
 const K = amlKeys(s.shard);
 
 let rules: AmlRules = parseRules(new TextEncoder().encode(s.rulesText), 'rules');
@@ -121,6 +152,8 @@ function enqueue(op: () => void, after?: () => void): void {
   kick();
 }
 
+let retryMs = 0;
+
 function kick(): void {
   if (writing || writes.length === 0) return;
   const ops = writes.splice(0);
@@ -131,9 +164,21 @@ function kick(): void {
     })
     .then(
       () => {
+        retryMs = 0;
         for (const f of afters) f();
       },
-      (e: Error) => port.postMessage({ type: 'failed', shard: s.shard, error: String(e.stack ?? e) }),
+      async (e: Error) => {
+        if (!(await storageFault(e))) {
+          port.postMessage({ type: 'failed', shard: s.shard, error: String(e.stack ?? e) });
+          return;
+        }
+        // A full volume: nothing of the round was committed. Keep it, in order, and retry after a
+        // pause. Dropping it would let a later checkpoint pass outputs never written.
+        writes.unshift(...ops);
+        afterWrite.unshift(...afters);
+        retryMs = Math.min(5000, Math.max(100, retryMs * 2));
+        await new Promise((r) => setTimeout(r, retryMs));
+      },
     )
     .finally(() => {
       writing = null;
@@ -158,6 +203,7 @@ function scoreSeq(seq: number): void {
   const parts: PartScores[] = [];
   const alerts: AlertRecord[] = [];
   if (staged) {
+    ring.refresh(); // drop keys destroyed by an erasure since the last batch
     for (const part of staged.parts) {
       const scores: PartScores = {
         date: part.date,
@@ -171,7 +217,7 @@ function scoreSeq(seq: number): void {
       for (const batch of tableFromIPC(part.ipc).batches) {
         const m = batch.numRows;
         const local = drop.filter((d) => d >= base && d < base + m).map((d) => d - base);
-        const input = inputFromSilver(engine.kernel.memory, batch, rules, local);
+        const input = inputFromSilver(engine.kernel.memory, batch, rules, local, openNames);
         const mine = rowsOfShard(input.key, s.shard, s.shards);
         const out = engine.score(input, mine, slots, false);
         scores.score.set(out.score, base);
@@ -251,6 +297,7 @@ function checkpoint(): void {
   enqueue(
     () => {
       for (const [k, v] of snapshot) store.amlState.put(keyBuf(k), v);
+      crashPoint('aml-checkpoint');
       store.meta.put(K.ckpt, at);
       store.meta.put(K.ckptRules, hash);
       store.meta.put(`rules|${hash}`, text);
@@ -304,7 +351,12 @@ async function recover(): Promise<void> {
 port.on('message', (msg: ToShard) => {
   switch (msg.type) {
     case 'tick':
-      void serial(() => catchUp(msg.seq));
+      void serial(() => {
+        // The batch was committed by another thread. lmdb-js keeps a read snapshot until a timer
+        // fires, so a tick arriving sooner would find no staging for it and score nothing.
+        store.env.resetReadTxn();
+        catchUp(msg.seq);
+      });
       break;
     case 'rules':
       void serial(() => {

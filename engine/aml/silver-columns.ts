@@ -1,6 +1,7 @@
 /**
  * Puts a batch's AML results into its staged silver rows: `aml_score`, `aml_rules` (rule names,
- * comma separated) and `flags` (bit 0: later than the allowed lateness). Staging is written at
+ * comma separated) and `flags` (bit 0: later than the allowed lateness; bits staged at commit, such
+ * as a reviewer's release, are kept). Staging is written at
  * commit, before the shards score; the roller joins the two when it writes Parquet.
  */
 import {
@@ -25,6 +26,10 @@ export interface AmlColumnsOfPart {
 
 /** Silver `flags` bits. */
 export const SILVER_FLAG_LATE = 1;
+/** Accepted by a reviewer's `release` although the rules flagged it (engine/review/). */
+export const SILVER_FLAG_RELEASED = 2;
+/** Accepted after a reviewer's `correct` (its values differ from what was sent). */
+export const SILVER_FLAG_CORRECTED = 4;
 
 const enc = new TextEncoder();
 
@@ -64,7 +69,9 @@ export function withAmlColumns(ipc: Uint8Array, aml: AmlColumnsOfPart): Uint8Arr
     const n = batch.numRows;
     const children = batch.data.children.slice() as Data<DataType>[];
     const score = Int32Array.from(aml.score.subarray(base, base + n));
-    const flags = Int32Array.from(aml.flags.subarray(base, base + n));
+    // Staged rows may carry bits already (a reviewer's release or correction): add, never replace.
+    const staged = batch.getChildAt(at.flags)?.toArray() as Int32Array | undefined;
+    const flags = Int32Array.from(aml.flags.subarray(base, base + n), (f, k) => f | (staged?.[k] ?? 0));
     children[at.aml_score] = makeData({
       type: schema.fields[at.aml_score]?.type,
       length: n,

@@ -22,7 +22,9 @@ import {
   type StoredPartScores,
 } from '../aml/silver-columns.ts';
 import { amlKeys } from '../aml/store-keys.ts';
+import { crashPoint } from '../faults.ts';
 import type { SilverFile, StagedSilver, Store } from '../store.ts';
+import { checkSilverFile, type SilverProblem } from './checksum.ts';
 import { keptCount } from './drop.ts';
 import type { WriteResult, WriteTask } from './parquet-worker.ts';
 
@@ -388,6 +390,7 @@ export class SilverRoller {
       throw failed.reason;
     }
 
+    crashPoint('silver-roll');
     // The commit: manifest, lineage on the batch records, staging keys removed; all or nothing.
     const writtenAt = new Date().toISOString();
     const files: SilverFile[] = [];
@@ -444,12 +447,27 @@ export class SilverRoller {
    * batch's lineage to its rows' new place; the old files are deleted after (and `recover()`
    * deletes any a crash left behind, since the manifest no longer names them).
    */
-  compact(): Promise<{ merged: number; into: string[] }> {
+  compact(): Promise<{
+    merged: number;
+    into: string[];
+    corrupt: { path: string; problem: SilverProblem }[];
+  }> {
     return this.serialize(async () => {
-      const byDate = new Map<string, SilverFile[]>();
+      const small: SilverFile[] = [];
       for (const { value } of this.store.silverFiles.getRange({})) {
         const f = value as SilverFile;
-        if (f.rows >= this.targetRows / 2) continue;
+        if (f.rows < this.targetRows / 2) small.push(f);
+      }
+      // A file that fails its checksum is left where it is, reported, and never merged: its rows
+      // would come out of the merge under a new, valid checksum.
+      const byDate = new Map<string, SilverFile[]>();
+      const corrupt: { path: string; problem: SilverProblem }[] = [];
+      for (const f of small) {
+        const problem = await checkSilverFile(this.store.dataDir, f);
+        if (problem) {
+          corrupt.push({ path: f.path, problem });
+          continue;
+        }
         const list = byDate.get(f.date) ?? [];
         list.push(f);
         byDate.set(f.date, list);
@@ -482,6 +500,7 @@ export class SilverRoller {
           await this.discard([rel]);
           throw new Error(`silver compaction: ${rel} has ${result.rows} rows, its sources ${rows}`);
         }
+        crashPoint('compaction');
         // Where each old file's rows now start in the new one.
         const offset = new Map<string, number>();
         const batches: SilverFile['batches'] = [];
@@ -521,11 +540,12 @@ export class SilverRoller {
           await this.discard([rel]);
           throw err;
         }
+        crashPoint('compaction-swapped');
         await this.discard(files.map((f) => f.path));
         merged += files.length;
         into.push(rel);
       }
-      return { merged, into };
+      return { merged, into, corrupt };
     });
   }
 

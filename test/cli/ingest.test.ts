@@ -8,18 +8,17 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type RunningService, startService } from '../../api/service.ts';
 import type { IngestSummary } from '../../cli/ingest.ts';
 import { sluice } from '../support/cli.ts';
+import { get, service as startService, type TestService } from '../support/service.ts';
 
 const ROWS = 20_000;
 const dir = mkdtempSync(join(tmpdir(), 'sluice-ingest-'));
-let service: RunningService;
+let service: TestService;
 
 beforeAll(async () => {
-  service = await startService({ port: 0, dataDir: join(dir, 'data'), quiet: true });
+  service = await startService(join(dir, 'data'), { workers: 2 });
 });
 afterAll(async () => {
   await service?.close();
@@ -53,9 +52,9 @@ function summaryOf(stdout: string): IngestSummary {
 
 /** Accepted rows over all days of the gold data-quality report: what the service has stored. */
 async function storedAccepted(): Promise<number> {
-  const res = await request(`${service.url}/v1/reports/data-quality`);
-  expect(res.statusCode).toBe(200);
-  const body = (await res.body.json()) as unknown;
+  const res = await get(`${service.url}/v1/reports/data-quality`);
+  expect(res.status).toBe(200);
+  const body = res.json as unknown;
   const rows = (Array.isArray(body) ? body : ((body as { rows?: unknown[] }).rows ?? [])) as {
     accepted: number;
   }[];
@@ -99,7 +98,7 @@ describe('sluice ingest', () => {
       const want = expectedFrom(`${file}.labels.ndjson`);
       expect(want.rows).toBe(ROWS);
 
-      const args = ['ingest', file, '--url', service.url, ...c.flags];
+      const args = ['ingest', file, '--url', service.url, '--key', service.key, ...c.flags];
       const first = await sluice(args);
       expect(first.code, first.stderr).toBe(0);
       const s1 = summaryOf(first.stdout);
@@ -152,6 +151,22 @@ describe('sluice ingest', () => {
     expect(s.retries).toBe(2);
     expect(s.aborted).not.toBeNull();
     expect(ms).toBeLessThan(10_000);
+  });
+
+  it('sends the key from SLUICE_API_KEY, and stops at the first 401 without retrying', async () => {
+    const file = join(dir, 'keyed.csv');
+    const g = await sluice(['generate', '--rows', '100', '--seed', '4', '--out', file]);
+    expect(g.code, g.stderr).toBe(0);
+    const args = ['ingest', file, '--url', service.url, '--quiet'];
+    const ok = await sluice(args, { env: { SLUICE_API_KEY: service.key } });
+    expect(ok.code, ok.stderr).toBe(0);
+    expect(summaryOf(ok.stdout).received).toBe(100);
+
+    const none = await sluice(args, { env: { SLUICE_API_KEY: '' } });
+    expect(none.code).toBe(1);
+    const s = summaryOf(none.stdout);
+    expect(s.failed[0]).toMatchObject({ status: 401, code: 'UNAUTHENTICATED', attempts: 1 });
+    expect(s.aborted).not.toBeNull();
   });
 
   it('exits 2 on bad usage', async () => {

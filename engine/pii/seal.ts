@@ -1,0 +1,233 @@
+/**
+ * Sealing personal fields at rest, per data subject (DESIGN decision 8).
+ *
+ * Each row gets a random 96-bit nonce and one ChaCha20 keystream under its subject's key (the
+ * subject is `customer_id`, else `account_id`); the row's personal fields, in PII_FIELDS order,
+ * take consecutive stretches of that stream. Bytes keep their length, so a silver column stays an
+ * Arrow offsets+data column (typed Binary) and is sealed in place, in WASM, with no per-row object.
+ * Beside the fields each row stores its key reference and nonce (`pii_key`, `pii_nonce`).
+ *
+ * Confidentiality only: the stream cipher has no tag. Integrity of the stored bytes is the job of
+ * the checksums (each Parquet file's sha-256 in the manifest; LMDB's own page checks).
+ */
+import { randomFillSync } from 'node:crypto';
+import { Binary, type Data, makeData, type Utf8 } from 'apache-arrow';
+import type { Utf8Column } from '../columns.ts';
+import type { RowCipher } from './cipher.ts';
+import { xorStream } from './cipher.ts';
+import { ERASED, PII_FIELDS, type PiiField } from './fields.ts';
+import type { Keyring } from './keyring.ts';
+
+const NO_KEY = 0xffffffff;
+
+/** A quarantine record's (or any single record's) sealed personal fields. */
+export interface SealedFields {
+  /** Key reference (writer × 2^32 + slot). */
+  ref: number;
+  /** base64 nonce. */
+  nonce: string;
+  /** base64 ciphertext per present personal field. */
+  ct: Partial<Record<PiiField, string>>;
+}
+
+/** The subject of a record: its customer id, else its account id (as bytes in a latin1 string). */
+export function subjectOfValues(values: Record<string, string | null>, fallback: string): string {
+  const id = values.customer_id || values.account_id || fallback;
+  return Buffer.from(id, 'utf8').toString('latin1');
+}
+
+/**
+ * Seals one record's personal fields: returns the values with those fields removed (null) and the
+ * sealed form. Off the hot path (quarantined rows, review corrections): node:crypto, one call.
+ */
+export function sealValues(
+  ring: Keyring,
+  values: Record<string, string | null>,
+  fallbackSubject: string,
+): { values: Record<string, string | null>; sealed: SealedFields | null } {
+  const present = PII_FIELDS.filter((f) => values[f] !== null && values[f] !== undefined && values[f] !== '');
+  if (present.length === 0) return { values, sealed: null };
+  const { ref, key } = ring.subjectKey(subjectOfValues(values, fallbackSubject));
+  const nonce = randomFillSync(new Uint8Array(12));
+  const parts = present.map((f) => Buffer.from(values[f] as string, 'utf8'));
+  const ct = Buffer.from(xorStream(key, nonce, 0, Buffer.concat(parts)));
+  const out: Record<string, string | null> = { ...values };
+  const sealed: SealedFields = { ref, nonce: Buffer.from(nonce).toString('base64'), ct: {} };
+  let at = 0;
+  present.forEach((f, k) => {
+    const len = (parts[k] as Buffer).length;
+    sealed.ct[f] = ct.toString('base64', at, at + len);
+    at += len;
+    out[f] = null;
+  });
+  return { values: out, sealed };
+}
+
+/**
+ * The record's values with its personal fields opened, or `[erased]` where the subject's key
+ * is gone.
+ */
+export function openValues(
+  ring: Keyring,
+  values: Record<string, string | null>,
+  sealed: SealedFields | null | undefined,
+): Record<string, string | null> {
+  if (!sealed) return { ...values };
+  const out: Record<string, string | null> = { ...values };
+  const key = ring.keyOf(sealed.ref);
+  const present = PII_FIELDS.filter((f) => sealed.ct[f] !== undefined);
+  if (!key) {
+    for (const f of present) out[f] = ERASED;
+    return out;
+  }
+  const parts = present.map((f) => Buffer.from(sealed.ct[f] as string, 'base64'));
+  const pt = Buffer.from(xorStream(key, Buffer.from(sealed.nonce, 'base64'), 0, Buffer.concat(parts)));
+  let at = 0;
+  present.forEach((f, k) => {
+    const len = (parts[k] as Buffer).length;
+    out[f] = pt.toString('utf8', at, at + len);
+    at += len;
+  });
+  return out;
+}
+
+/** The per-row key references and nonces of a sealed silver part. */
+export interface SealedColumns {
+  refs: BigInt64Array;
+  nonces: Uint8Array;
+}
+
+/**
+ * Seals a silver part's personal columns in place. `columns` are the part's freshly gathered
+ * (so owned) Utf8 data in PII_FIELDS order; `subjectAt(k)` gives row k's subject bytes (latin1).
+ */
+export function sealColumns(
+  ring: Keyring,
+  cipher: RowCipher,
+  m: number,
+  subjectAt: (k: number) => string,
+  columns: Data<Utf8>[],
+): SealedColumns {
+  const refs = new BigInt64Array(m);
+  const keyOfRow = new Uint32Array(m);
+  const index = new Map<number, number>();
+  const keys: Uint8Array[] = [];
+  for (let k = 0; k < m; k++) {
+    const h = ring.subjectKey(subjectAt(k));
+    let at = index.get(h.ref);
+    if (at === undefined) {
+      at = keys.length;
+      index.set(h.ref, at);
+      keys.push(h.key);
+    }
+    keyOfRow[k] = at;
+    refs[k] = BigInt(h.ref);
+  }
+  const keyBytes = new Uint8Array(32 * keys.length);
+  keys.forEach((key, i) => {
+    keyBytes.set(key, 32 * i);
+  });
+  const nonces = randomFillSync(new Uint8Array(12 * m));
+  cipher.xorRows(
+    keyBytes,
+    keyOfRow,
+    nonces,
+    columns.map((c) => ({ offsets: c.valueOffsets, data: c.values })),
+  );
+  return { refs, nonces };
+}
+
+/** The same bytes, typed Binary: sealed text is not UTF-8 and must not claim to be. */
+export function asBinary(col: Data<Utf8>): Data<Binary> {
+  return makeData({
+    type: new Binary(),
+    length: col.length,
+    nullCount: col.nullCount,
+    nullBitmap: col.nullBitmap,
+    valueOffsets: col.valueOffsets,
+    data: col.values,
+  });
+}
+
+/** A Binary column of fixed-width values (the nonces). */
+export function fixedBinary(bytes: Uint8Array, width: number, m: number): Data<Binary> {
+  const offsets = new Int32Array(m + 1);
+  for (let k = 0; k <= m; k++) offsets[k] = k * width;
+  return makeData({ type: new Binary(), length: m, nullCount: 0, valueOffsets: offsets, data: bytes });
+}
+
+/**
+ * Opens one sealed column (stream offset 0: `counterparty_name`) for reading in this thread, e.g.
+ * names for sanctions screening. Rows whose key is destroyed come back empty.
+ */
+export function openFirstColumn(
+  ring: Keyring,
+  cipher: RowCipher,
+  col: Utf8Column,
+  refs: BigInt64Array,
+  nonces: Uint8Array,
+): Utf8Column {
+  const m = refs.length;
+  const keyOfRow = new Uint32Array(m);
+  const index = new Map<number, number>();
+  const keys: Uint8Array[] = [];
+  const offsets = Int32Array.from(col.offsets.subarray(0, m + 1));
+  const data = Uint8Array.prototype.slice.call(col.data, 0, offsets[m] as number);
+  for (let k = 0; k < m; k++) {
+    const ref = Number(refs[k]);
+    const key = ring.keyOf(ref);
+    if (!key) {
+      keyOfRow[k] = NO_KEY;
+      data.fill(0x20, offsets[k] as number, offsets[k + 1] as number); // erased: screen as blank
+      continue;
+    }
+    let at = index.get(ref);
+    if (at === undefined) {
+      at = keys.length;
+      index.set(ref, at);
+      keys.push(key);
+    }
+    keyOfRow[k] = at;
+  }
+  const keyBytes = new Uint8Array(32 * keys.length);
+  keys.forEach((key, i) => {
+    keyBytes.set(key, 32 * i);
+  });
+  cipher.xorRows(keyBytes, keyOfRow, nonces, [{ offsets, data }]);
+  return { kind: 'utf8', offsets, data, validity: col.validity };
+}
+
+const BODY_MAGIC = 0x31424c53; // "SLB1"
+
+/**
+ * A raw body sealed under its own fresh key: magic | key ref (f64) | nonce (12) | ciphertext.
+ * The key is destroyed when bronze retention ends, which is when the last raw copy of every
+ * subject in the body goes.
+ */
+export function sealBody(ring: Keyring, body: Uint8Array, receivedAt: number): Uint8Array {
+  const { ref, key } = ring.bodyKey(receivedAt);
+  const nonce = randomFillSync(new Uint8Array(12));
+  const out = new Uint8Array(24 + body.byteLength);
+  const dv = new DataView(out.buffer);
+  dv.setUint32(0, BODY_MAGIC, true);
+  dv.setFloat64(4, ref, true);
+  out.set(nonce, 12);
+  out.set(xorStream(key, nonce, 0, body), 24);
+  return out;
+}
+
+/** The key reference of a sealed body (to destroy it). */
+export function bodyRef(sealed: Uint8Array): number | null {
+  if (sealed.byteLength < 24) return null;
+  const dv = new DataView(sealed.buffer, sealed.byteOffset, sealed.byteLength);
+  return dv.getUint32(0, true) === BODY_MAGIC ? dv.getFloat64(4, true) : null;
+}
+
+/** The raw body, or null once its key is destroyed. */
+export function openBody(ring: Keyring, sealed: Uint8Array): Uint8Array | null {
+  const ref = bodyRef(sealed);
+  if (ref === null) return null;
+  const key = ring.keyOf(ref);
+  if (!key) return null;
+  return xorStream(key, sealed.subarray(12, 24), 0, sealed.subarray(24));
+}
