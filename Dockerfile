@@ -47,9 +47,9 @@ COPY reference ./reference
 COPY wasm/pkg ./wasm/pkg
 COPY deploy/docker/healthcheck.mjs ./deploy/docker/healthcheck.mjs
 
-# Without API keys (they arrive with the governance issue) Sluice refuses any host but loopback, so
-# it listens on 127.0.0.1: containers sharing its network namespace (the core-banking container
-# in the same pod, Prometheus with network_mode "service:sluice") reach it there.
+# A sidecar: Sluice listens on 127.0.0.1 (it refuses any other host until an API key exists), and
+# containers sharing its network namespace (the core-banking container in the same pod, Prometheus
+# with network_mode "service:sluice") reach it there. Every route but health and metrics needs a key.
 ENV NODE_ENV=production \
     SLUICE_HOST=127.0.0.1 \
     SLUICE_PORT=8080 \
