@@ -74,6 +74,35 @@ describe('GET /v1/quarantine', () => {
     expect(await auditedReads()).toEqual([]);
   });
 
+  it('leaks no personal value through any GET route to any key without pii', async () => {
+    const admin = await addKey(dir.path, ['admin'], 'admin');
+    const auditor = await addKey(dir.path, ['auditor'], 'auditor');
+    const batch = (await get(`${svc.url}/v1/quarantine`, {}, { key: analyst })).json.records[0].batch_id;
+    const paths = [
+      '/v1/quarantine',
+      '/v1/quarantine?status=open',
+      '/v1/alerts',
+      `/v1/batches/${batch}`,
+      '/v1/lineage/tx/Q-1',
+      '/v1/reports/daily-kpis',
+      '/v1/reports/data-quality',
+      '/v1/reports/alerts?format=csv',
+      '/v1/audit',
+      '/v1/audit/verify',
+      '/metrics',
+    ];
+    let served = 0;
+    for (const key of [analyst, admin, auditor]) {
+      for (const p of paths) {
+        const r = await get(`${svc.url}${p}`, {}, { key });
+        if (r.status === 200) served++;
+        for (const s of [...Object.values(SECRET), 'GB83WEST12345698765432'])
+          expect(r.text, `${p}`).not.toContain(s);
+      }
+    }
+    expect(served).toBeGreaterThanOrEqual(paths.length); // the routes answered, so the check saw data
+  });
+
   it('shows them in clear to a key with pii, and audits that read with the key id', async () => {
     const r = await get(`${svc.url}/v1/quarantine`, {}, { key: analystPii });
     expect(r.json.records[0].values).toMatchObject(SECRET);
