@@ -131,8 +131,9 @@ export async function buildServer(deps: ServerDeps, opts: ServerOptions): Promis
     }
     // Shed before a byte of the body is read: a request refused anyway costs no buffering, and
     // bodies cannot pile up in memory ahead of admission (the body is drained, not kept).
-    scope.addHook('preParsing', async () => {
-      const shed = pipeline.shedCode();
+    scope.addHook('preParsing', async (req) => {
+      const length = Number(req.headers['content-length']);
+      const shed = pipeline.shedCode(Number.isFinite(length) ? length : undefined);
       if (shed) throw new SluiceError(shed);
     });
     const bodyOf = (req: { body: unknown; headers: Record<string, unknown> }) => {

@@ -117,6 +117,7 @@ export async function startService(opts: StartOptions = {}): Promise<RunningServ
   const pipeline = new Pipeline(store, {
     workers: config.workers,
     maxInflight: config.maxInflight,
+    maxQueued: config.maxQueued,
     maxFutureMs: config.maxFutureMs,
     rulesPath: config.rulesPath,
     reference: config.reference,

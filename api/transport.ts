@@ -64,7 +64,9 @@ function clientErrorHandler(this: FastifyInstance, err: NodeJS.ErrnoException, s
   this.log.debug({ code: err.code }, 'client error');
   const pending = (socket as Socket & { _httpMessage?: { headersSent?: boolean } })._httpMessage;
   if (socket.writable && !pending?.headersSent) {
-    socket.write(rawErrorReply(code, code === 'BAD_REQUEST' ? 'The request is not valid HTTP/1.1.' : undefined));
+    socket.write(
+      rawErrorReply(code, code === 'BAD_REQUEST' ? 'The request is not valid HTTP/1.1.' : undefined),
+    );
   }
   socket.destroy();
 }
@@ -72,7 +74,11 @@ function clientErrorHandler(this: FastifyInstance, err: NodeJS.ErrnoException, s
 /** Errors Fastify's router raises before a route is found. */
 function frameworkErrors(err: FastifyError, req: FastifyRequest, reply: FastifyReply): void {
   if (err.code === 'FST_ERR_BAD_URL') {
-    errorHandler(new SluiceError('BAD_REQUEST', 'The URL is not valid (malformed percent-encoding).'), req, reply);
+    errorHandler(
+      new SluiceError('BAD_REQUEST', 'The URL is not valid (malformed percent-encoding).'),
+      req,
+      reply,
+    );
   } else if (err.code === 'FST_ERR_MAX_PARAM_LENGTH') {
     errorHandler(new SluiceError('URI_TOO_LONG'), req, reply);
   } else {

@@ -58,6 +58,8 @@ export interface ServiceConfig {
   keepAliveTimeoutMs: number;
   /** Anonymous resident memory (MiB) above which new batches are shed with 503 (engine/memory-guard.ts). */
   maxRssMb: number;
+  /** Requests waiting for a pool worker; beyond it, bodies for the pool are shed with 429. */
+  maxQueued: number;
 }
 
 export const DEFAULTS: ServiceConfig = {
@@ -94,6 +96,9 @@ export const DEFAULTS: ServiceConfig = {
   connectionTimeoutMs: 60_000,
   keepAliveTimeoutMs: 5_000,
   maxRssMb: defaultMaxRssMb(),
+  // Eight per worker: an admitted request waits behind at most ~8 others per core, so its latency
+  // under a flood stays near the latency at capacity (bench/overload.ts); more would only queue.
+  maxQueued: 16,
 };
 
 /**
@@ -149,6 +154,7 @@ const KEYS: [keyof ServiceConfig, string, 'string' | 'int' | 'list'][] = [
   ['connectionTimeoutMs', 'connection-timeout-ms', 'int'],
   ['keepAliveTimeoutMs', 'keep-alive-timeout-ms', 'int'],
   ['maxRssMb', 'max-rss-mb', 'int'],
+  ['maxQueued', 'max-queued', 'int'],
 ];
 
 const envName = (flag: string) => `SLUICE_${flag.toUpperCase().replace(/-/g, '_')}`;
@@ -234,6 +240,7 @@ export function resolveConfig(
   if (cfg.headersTimeoutMs > cfg.requestTimeoutMs) {
     throw new SluiceError('CONFIG_INVALID', 'headers-timeout-ms must not exceed request-timeout-ms');
   }
+  if (cfg.maxQueued < 1) throw new SluiceError('CONFIG_INVALID', 'max-queued must be at least 1');
   if (cfg.maxRssMb < 64 || cfg.maxRssMb > 1_048_576) {
     throw new SluiceError('CONFIG_INVALID', 'max-rss-mb must be 64–1,048,576');
   }

@@ -39,6 +39,12 @@ export interface PipelineOptions extends WorkerSettings {
   splitBytes?: number;
   /** Requests admitted at once (parsing, validating or committing); beyond it, 429. */
   maxInflight?: number;
+  /**
+   * Requests waiting for a pool worker. Beyond it a body for the pool is shed (429): admitting it
+   * would only lengthen the wait of everything behind it (latency is queue length / throughput).
+   * Bodies small enough to run on this thread are not queued, so not refused by it.
+   */
+  maxQueued?: number;
   now?: () => number;
   /** AML scoring; without it rows score 0 (tests of the layers alone). */
   aml?: AmlShards;
@@ -91,6 +97,7 @@ function ownBuffer(body: Buffer): ArrayBuffer {
 export class Pipeline {
   readonly pool: Piscina;
   readonly maxInflight: number;
+  readonly maxQueued: number;
   private inflight = 0;
   private draining = false;
   private readonly now: () => number;
@@ -107,6 +114,7 @@ export class Pipeline {
   ) {
     const threads = opts.workers ?? Math.max(1, os.availableParallelism());
     this.maxInflight = opts.maxInflight ?? 64;
+    this.maxQueued = opts.maxQueued ?? 16;
     this.now = opts.now ?? Date.now;
     const settings: WorkerSettings = {
       reference: opts.reference,
@@ -154,18 +162,20 @@ export class Pipeline {
   }
 
   /**
-   * Why new work would be refused now, or null. The HTTP layer asks before reading a body, so a
-   * request that will be shed costs no buffering; `admit` asks again, and counts it in.
+   * Why new work of `bytes` would be refused now, or null. The HTTP layer asks before reading a
+   * body (with its Content-Length, if any), so a request that will be shed costs no buffering;
+   * `admit` asks again with the body in hand, and counts it in.
    */
-  shedCode(): 'SHUTTING_DOWN' | 'OVERLOADED' | 'MEMORY_PRESSURE' | null {
+  shedCode(bytes = Number.POSITIVE_INFINITY): 'SHUTTING_DOWN' | 'OVERLOADED' | 'MEMORY_PRESSURE' | null {
     if (this.draining) return 'SHUTTING_DOWN';
     if (this.inflight >= this.maxInflight) return 'OVERLOADED';
+    if (bytes > this.inlineBytes && this.pool.queueSize >= this.maxQueued) return 'OVERLOADED';
     if (this.memoryOver) return 'MEMORY_PRESSURE';
     return null;
   }
 
-  private admit(): void {
-    const shed = this.shedCode();
+  private admit(bytes: number): void {
+    const shed = this.shedCode(bytes);
     if (shed) throw new SluiceError(shed);
     this.inflight++;
   }
@@ -185,7 +195,7 @@ export class Pipeline {
       const prior = this.store.idempotency.get(req.idempotencyKey) as { reply: BatchReply } | undefined;
       if (prior) return this.repeat(prior.reply);
     }
-    this.admit();
+    this.admit(req.body.byteLength);
     try {
       const outcome = await this.commitPath(req);
       if (outcome.status === 200) return this.repeat(outcome.reply);
@@ -241,6 +251,9 @@ export class Pipeline {
       | Committed
       | WorkFailure;
     if (!out.ok) throw new SluiceError(out.code, out.message);
+    // lmdb-js keeps this thread's read snapshot until a timer fires: renew it, so a read right
+    // after this 201 (GET /v1/batches/{id}) sees the batch another thread just committed.
+    this.store.env.resetReadTxn();
     return out.outcome;
   }
 
@@ -261,6 +274,7 @@ export class Pipeline {
       { transferList: [merged.body] },
     )) as Committed | WorkFailure;
     if (!out.ok) throw new SluiceError(out.code, out.message);
+    this.store.env.resetReadTxn(); // as above
     return out.outcome;
   }
 
@@ -271,7 +285,7 @@ export class Pipeline {
    * work's verdict before anything is written, and refuses a row still invalid by throwing.
    */
   async ingestReview(req: ReviewIngest): Promise<IngestOutcome> {
-    this.admit();
+    this.admit(0); // always on this thread
     try {
       const meta: CommitMeta = {
         batchId: randomUUID(),
@@ -307,7 +321,7 @@ export class Pipeline {
 
   /** POST /v1/validate: verdicts against stored history, persisting nothing. */
   async validate(body: Buffer, format: Format): Promise<RowVerdict[]> {
-    this.admit();
+    this.admit(body.byteLength);
     try {
       const res = await this.work({
         kind: 'validate',
