@@ -97,7 +97,9 @@ export class Keyring {
   private readonly pepper: Buffer;
   private fd: number;
   private slots: number;
-  private unsynced = false;
+  /** New slots not yet written, from slot `pendingFrom` on. */
+  private pending: Buffer[] = [];
+  private pendingFrom = 0;
   private epoch: number;
   /** subject id → its key in this writer's file. */
   private readonly bySubject = new Map<string, KeyHandle>();
@@ -140,6 +142,7 @@ export class Keyring {
   refresh(): void {
     const e = readEpoch(this.dir);
     if (e === this.epoch) return;
+    this.sync(); // slots are numbered from the file's end: write what is pending first
     this.epoch = e;
     this.bySubject.clear();
     this.byRef.clear();
@@ -189,17 +192,24 @@ export class Keyring {
     key.copy(rec, KEY_AT);
     rec[KIND_AT] = kind;
     rec.writeUInt32LE(Math.floor(now / 1000), CREATED_AT);
-    const slot = this.slots++;
-    writeSync(this.fd, rec, 0, SLOT, slot * SLOT);
-    this.unsynced = true;
-    return { ref: this.writer * WRITER_SPAN + slot, key: new Uint8Array(key) };
+    // Written at `sync()`, in one write with the batch's other new keys (a syscall per key cost
+    // more than the sealing), and readable here meanwhile.
+    if (this.pending.length === 0) this.pendingFrom = this.slots;
+    this.pending.push(rec);
+    const handle = { ref: this.writer * WRITER_SPAN + this.slots++, key: new Uint8Array(key) };
+    this.byRef.set(handle.ref, handle.key);
+    return handle;
   }
 
   /** Makes this thread's new keys durable. Call before committing anything encrypted with them. */
   sync(): void {
-    if (!this.unsynced) return;
+    if (this.pending.length === 0) return;
+    const all = Buffer.concat(this.pending);
+    writeSync(this.fd, all, 0, all.length, this.pendingFrom * SLOT);
     fdatasyncSync(this.fd);
-    this.unsynced = false;
+    all.fill(0);
+    for (const rec of this.pending) rec.fill(0);
+    this.pending = [];
   }
 
   /** The key behind a reference, or null once destroyed (or never written). */

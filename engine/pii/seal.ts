@@ -109,6 +109,8 @@ export function sealColumns(
   columns: Data<Utf8>[],
 ): SealedColumns {
   const refs = new BigInt64Array(m);
+  // Written as (low, high) words: a BigInt per row would cost more than the sealing.
+  const refWords = new Uint32Array(refs.buffer);
   const keyOfRow = new Uint32Array(m);
   const index = new Map<number, number>();
   const keys: Uint8Array[] = [];
@@ -121,7 +123,8 @@ export function sealColumns(
       keys.push(h.key);
     }
     keyOfRow[k] = at;
-    refs[k] = BigInt(h.ref);
+    refWords[2 * k] = h.ref % 4294967296;
+    refWords[2 * k + 1] = Math.floor(h.ref / 4294967296);
   }
   const keyBytes = new Uint8Array(32 * keys.length);
   keys.forEach((key, i) => {
