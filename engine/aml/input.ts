@@ -158,8 +158,6 @@ export function inputFromSilver(
   batch: RecordBatch,
   rules: AmlRules,
   dropped: readonly number[] | undefined,
-  /** Opens the sealed counterparty names (engine/pii/seal.ts) for screening. */
-  openNames?: (batch: RecordBatch) => Utf8Column | null,
 ): AmlInput {
   const n = batch.numRows;
   loadDerive(mem, rules);
@@ -188,7 +186,8 @@ export function inputFromSilver(
     }
   }
   derive(mem, int64Of(batch, 'amount_minor').values, utf8Of(batch, 'currency'), country, gbp, false, flags);
-  return { n, key, ts, gbp, flags, names: openNames ? openNames(batch) : utf8Of(batch, 'counterparty_name') };
+  // Names in silver are sealed: the caller opens the rows it screens (engine/pii/seal.ts).
+  return { n, key, ts, gbp, flags, names: utf8Of(batch, 'counterparty_name') };
 }
 
 /**

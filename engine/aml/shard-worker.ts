@@ -70,7 +70,7 @@ const store = new Store({ dataDir: s.dataDir });
 // Names reach silver sealed per subject; screening opens them here, in this thread only.
 const ring = keyringFor(s.dataDir, threadId);
 const cipher = new RowCipher();
-function openNames(batch: RecordBatch): Utf8Column | null {
+function openNames(batch: RecordBatch, rows: Uint32Array): Utf8Column | null {
   const names = batch.getChild('counterparty_name')?.data[0] as Data | undefined;
   const refs = batch.getChild('pii_key')?.data[0] as Data | undefined;
   const nonces = batch.getChild('pii_nonce')?.data[0] as Data | undefined;
@@ -90,6 +90,7 @@ function openNames(batch: RecordBatch): Utf8Column | null {
     col,
     (refs.values as BigInt64Array).subarray(0, n),
     nv.subarray(no[0] as number, no[n] as number),
+    rows,
   );
 }
 const K = amlKeys(s.shard);
@@ -217,8 +218,10 @@ function scoreSeq(seq: number): void {
       for (const batch of tableFromIPC(part.ipc).batches) {
         const m = batch.numRows;
         const local = drop.filter((d) => d >= base && d < base + m).map((d) => d - base);
-        const input = inputFromSilver(engine.kernel.memory, batch, rules, local, openNames);
+        const input = inputFromSilver(engine.kernel.memory, batch, rules, local);
         const mine = rowsOfShard(input.key, s.shard, s.shards);
+        // Only this shard's rows are screened, so only their names are opened.
+        input.names = openNames(batch, mine);
         const out = engine.score(input, mine, slots, false);
         scores.score.set(out.score, base);
         scores.rules.set(out.rules, base);

@@ -161,7 +161,7 @@ export function fixedBinary(bytes: Uint8Array, width: number, m: number): Data<B
 
 /**
  * Opens one sealed column (stream offset 0: `counterparty_name`) for reading in this thread, e.g.
- * names for sanctions screening. Rows whose key is destroyed come back empty.
+ * names for sanctions screening. Rows whose key is destroyed come back blank.
  */
 export function openFirstColumn(
   ring: Keyring,
@@ -169,18 +169,20 @@ export function openFirstColumn(
   col: Utf8Column,
   refs: BigInt64Array,
   nonces: Uint8Array,
+  /** Open only these rows (the others keep their sealed bytes); all when absent. */
+  only?: Uint32Array,
 ): Utf8Column {
   const m = refs.length;
-  const keyOfRow = new Uint32Array(m);
+  const keyOfRow = new Uint32Array(m).fill(NO_KEY);
   const index = new Map<number, number>();
   const keys: Uint8Array[] = [];
   const offsets = Int32Array.from(col.offsets.subarray(0, m + 1));
   const data = Uint8Array.prototype.slice.call(col.data, 0, offsets[m] as number);
-  for (let k = 0; k < m; k++) {
+  const rows = only ?? Uint32Array.from({ length: m }, (_, k) => k);
+  for (const k of rows) {
     const ref = Number(refs[k]);
     const key = ring.keyOf(ref);
     if (!key) {
-      keyOfRow[k] = NO_KEY;
       data.fill(0x20, offsets[k] as number, offsets[k + 1] as number); // erased: screen as blank
       continue;
     }
