@@ -19,22 +19,26 @@ export function fieldIndex(name: string): number {
   return FIELD_INDEX.get(name) ?? -1;
 }
 
+const NO_BYTES = new Uint8Array(0);
+const NO_OFFSETS = new Int32Array(0);
+
 /**
- * One growing Utf8 column. Buffers start small and double: a one-row request must not pay for an
- * 8,192-row batch (allocation, not work, dominated single-row requests when they started large).
+ * One growing Utf8 column. Buffers are made on first use and double: a one-row request must not
+ * pay for an 8,192-row batch, nor for the columns it does not send (allocation, not work,
+ * dominated single-row requests when every column started with buffers).
  */
 class Utf8Buffer {
-  data = new Uint8Array(256);
+  data = NO_BYTES;
   size = 0;
-  offsets = new Int32Array(17);
-  validity = new Uint8Array(2);
+  offsets = NO_OFFSETS;
+  validity = NO_BYTES;
   rows = 0;
   nulls = 0;
   used = false; // seen in any row of this batch: absent columns stay absent
 
   reserve(bytes: number): void {
     if (this.size + bytes <= this.data.length) return;
-    let cap = this.data.length * 2;
+    let cap = Math.max(256, this.data.length * 2);
     while (cap < this.size + bytes) cap *= 2;
     const next = new Uint8Array(cap);
     next.set(this.data.subarray(0, this.size));
@@ -44,23 +48,25 @@ class Utf8Buffer {
   /** Room for row `r` (its end offset at `r + 1`, its validity bit). */
   reserveRow(r: number): void {
     if (r + 2 <= this.offsets.length && r >> 3 < this.validity.length) return;
-    const offsets = new Int32Array(this.offsets.length * 2);
+    let cap = Math.max(17, this.offsets.length * 2);
+    while (cap < r + 2 || (cap - 1) >> 3 <= r >> 3) cap *= 2;
+    const offsets = new Int32Array(cap);
     offsets.set(this.offsets);
     this.offsets = offsets;
-    const validity = new Uint8Array(this.validity.length * 2);
+    const validity = new Uint8Array(Math.max(2, cap >> 3));
     validity.set(this.validity);
     this.validity = validity;
   }
 
-  /** Starts a new batch. The emitted batch owns the old buffers, so fresh ones are made. */
+  /** Starts a new batch. The emitted batch owns the old buffers, so fresh ones come on first use. */
   reset(): void {
     this.size = 0;
     this.rows = 0;
     this.nulls = 0;
     this.used = false;
-    this.offsets = new Int32Array(17);
-    this.validity = new Uint8Array(2);
-    this.data = new Uint8Array(256);
+    this.offsets = NO_OFFSETS;
+    this.validity = NO_BYTES;
+    this.data = NO_BYTES;
   }
 }
 
@@ -101,7 +107,7 @@ export class TextBatchBuilder {
     if (f < 0 || this.setInRow[f] === 2) return; // ignored field, or a repeated key (the first wins)
     const c = this.cols[f] as Utf8Buffer;
     const len = end - start;
-    if (c.size - (c.offsets[c.rows] as number) + len > this.maxFieldBytes) {
+    if (c.size - (c.offsets[c.rows] ?? 0) + len > this.maxFieldBytes) {
       throw new SluiceError(
         'BODY_UNPARSEABLE',
         `a value of ${BUILDER_FIELDS[f]} is longer than ${this.maxFieldBytes} bytes`,
@@ -119,7 +125,7 @@ export class TextBatchBuilder {
     const c = this.cols[f] as Utf8Buffer;
     // The same cap as `append`: a CSV field of 10 MB of escaped quotes () came in here a
     // byte at a time, past the cap (found by the fuzz tests, test/fuzz).
-    if (c.size - (c.offsets[c.rows] as number) + 1 > this.maxFieldBytes) {
+    if (c.size - (c.offsets[c.rows] ?? 0) + 1 > this.maxFieldBytes) {
       throw new SluiceError(
         'BODY_UNPARSEABLE',
         `a value of ${BUILDER_FIELDS[f]} is longer than ${this.maxFieldBytes} bytes`,
@@ -143,6 +149,13 @@ export class TextBatchBuilder {
     const r = this.rows;
     for (let f = 0; f < this.cols.length; f++) {
       const c = this.cols[f] as Utf8Buffer;
+      if (!this.setInRow[f] && !c.used) {
+        // A column no row has used yet needs no buffers: its offsets so far are all 0, its
+        // validity bits all clear, which is what fresh buffers hold if a later row uses it.
+        c.nulls++;
+        c.rows = r + 1;
+        continue;
+      }
       c.reserveRow(r);
       if (this.setInRow[f]) {
         c.validity[r >> 3] = (c.validity[r >> 3] as number) | (1 << (r & 7));
