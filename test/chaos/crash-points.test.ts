@@ -87,7 +87,7 @@ describe('crash points', () => {
   it('a crash between the Parquet rename and the manifest commit, and one inside an AML checkpoint, lose nothing', async () => {
     const driver = await ingestAll(dir.path, [
       { SLUICE_CRASH_AT: 'silver-roll' },
-      { SLUICE_CRASH_AT: 'aml-checkpoint:4' },
+      { SLUICE_CRASH_AT: 'aml-checkpoint:1' },
     ]);
     // The roll crash left a renamed file the manifest does not name (its rows were still staged).
     const roll = crashes.find((c) => c.point === 'silver-roll')?.after;
