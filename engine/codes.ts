@@ -53,6 +53,12 @@ export const FIELDS = [
   'reference',
 ] as const;
 
+/**
+ * The fields CONTRACT §1 requires (`amount` or its Arrow form `amount_minor`): the kernel's first
+ * seven slots.
+ */
+export const REQUIRED_FIELDS = FIELDS.slice(0, 7);
+
 export type FieldName = (typeof FIELDS)[number];
 
 /** The reason codes set in a row's mask, in code order (the order `reasons` lists them in). */

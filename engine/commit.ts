@@ -6,7 +6,7 @@
  */
 import { threadId } from 'node:worker_threads';
 import { appendAudit } from './audit/log.ts';
-import { REASON } from './codes.ts';
+import { REASON, REQUIRED_FIELDS } from './codes.ts';
 import type { Format } from './formats/index.ts';
 import { type AccountPartials, encodePartials, partialKey } from './gold.ts';
 import { seqEntry } from './lineage.ts';
@@ -17,7 +17,7 @@ import { rethrowStorageFault } from './storage-faults.ts';
 import { ROW_BITS, type StagedSilver, type Store } from './store.ts';
 import type { WorkResult } from './worker.ts';
 
-const REQUIRED_FIELDS = 7;
+const REQUIRED = REQUIRED_FIELDS.length;
 const DUP = 1 << REASON.DUPLICATE_TX;
 
 const ratio = (num: number, den: number) => (den === 0 ? 1 : Math.round((num / den) * 1e6) / 1e6);
@@ -200,7 +200,7 @@ export function commitBatch(s: Store, req: CommitMeta, res: WorkResult, bronze: 
     s.gold.put(partialKey(seq), encodePartials(partials));
   }
   const quality: Quality = {
-    completeness: ratio(n * REQUIRED_FIELDS - res.missingRequired, n * REQUIRED_FIELDS),
+    completeness: ratio(n * REQUIRED - res.missingRequired, n * REQUIRED),
     validity: ratio(accepted, n - duplicates),
     uniqueness: ratio(n - duplicates, n),
     timeliness_ms: res.timelinessP50Ms,
@@ -217,7 +217,7 @@ export function commitBatch(s: Store, req: CommitMeta, res: WorkResult, bronze: 
       accepted: (dq.accepted ?? 0) + accepted,
       quarantined: (dq.quarantined ?? 0) + quarantined,
       duplicates: (dq.duplicates ?? 0) + duplicates,
-      required_cells: (dq.required_cells ?? 0) + n * REQUIRED_FIELDS,
+      required_cells: (dq.required_cells ?? 0) + n * REQUIRED,
       missing_cells: (dq.missing_cells ?? 0) + res.missingRequired,
       lateness_sum_ms: (dq.lateness_sum_ms ?? 0) + res.latenessSumMs,
       lateness_count: (dq.lateness_count ?? 0) + res.latenessCount,

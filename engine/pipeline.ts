@@ -199,11 +199,7 @@ export class Pipeline {
     try {
       const outcome = await this.commitPath(req);
       if (outcome.status === 200) return this.repeat(outcome.reply);
-      if (this.aml && outcome.seq !== undefined) {
-        this.aml.notify(outcome.seq);
-        outcome.reply.alerts = await this.aml.scored(outcome.seq);
-      }
-      return outcome;
+      return await this.scored(outcome);
     } finally {
       this.inflight--;
     }
@@ -214,6 +210,15 @@ export class Pipeline {
     const rec = this.store.batches.get(reply.batch_id) as { aml_alerts?: Record<string, number> } | undefined;
     const alerts = Object.values(rec?.aml_alerts ?? {}).reduce((a, b) => a + b, 0);
     return { status: 200, reply: { ...reply, alerts } };
+  }
+
+  /** Hands a committed batch to the AML shards and waits for them: the reply counts its alerts. */
+  private async scored(outcome: IngestOutcome): Promise<IngestOutcome> {
+    if (this.aml && outcome.seq !== undefined) {
+      this.aml.notify(outcome.seq);
+      outcome.reply.alerts = await this.aml.scored(outcome.seq);
+    }
+    return outcome;
   }
 
   private async commitPath(req: IngestRequest): Promise<IngestOutcome> {
@@ -308,12 +313,7 @@ export class Pipeline {
         }),
       );
       req.check(res);
-      const outcome = await commitDurably(this.store, meta, res);
-      if (this.aml && outcome.seq !== undefined) {
-        this.aml.notify(outcome.seq);
-        outcome.reply.alerts = await this.aml.scored(outcome.seq);
-      }
-      return outcome;
+      return await this.scored(await commitDurably(this.store, meta, res));
     } finally {
       this.inflight--;
     }

@@ -7,7 +7,6 @@
  * Reads only: safe against a running service (LMDB readers never block its writer).
  */
 import { createHash } from 'node:crypto';
-import { readdir } from 'node:fs/promises';
 import { join, relative, sep } from 'node:path';
 import { threadId } from 'node:worker_threads';
 import { SluiceError } from './errors.ts';
@@ -15,6 +14,7 @@ import type { Job } from './jobs.ts';
 import { keyringFor } from './pii/keyring.ts';
 import { bodyRef, openBody } from './pii/seal.ts';
 import { checkSilverFile, type SilverProblem } from './silver/checksum.ts';
+import { listFiles } from './silver/list-files.ts';
 import type { SilverFile, Store } from './store.ts';
 
 /** Why a bronze body fails. `sha256`: its bytes are not the body received; `unsealable`: not a sealed body. */
@@ -72,7 +72,7 @@ async function verifySilver(store: Store, report: StorageReport): Promise<void> 
       report.problems.push({ layer: 'silver', target: f.path, problem });
     }
   }
-  for (const full of await parquetFiles(join(store.dataDir, 'silver'))) {
+  for (const full of await listFiles(join(store.dataDir, 'silver'), '.parquet')) {
     const rel = relative(store.dataDir, full).split(sep).join('/');
     if (!listed.has(rel)) report.orphans.push(rel);
   }
@@ -124,23 +124,6 @@ async function verifyBronze(store: Store, report: StorageReport): Promise<void> 
       await new Promise<void>((resolve) => setImmediate(resolve));
     }
   }
-}
-
-async function parquetFiles(dir: string): Promise<string[]> {
-  let entries: import('node:fs').Dirent[];
-  try {
-    entries = await readdir(dir, { withFileTypes: true });
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
-    throw err;
-  }
-  const out: string[] = [];
-  for (const e of entries) {
-    const full = join(dir, e.name);
-    if (e.isDirectory()) out.push(...(await parquetFiles(full)));
-    else if (e.isFile() && e.name.endsWith('.parquet')) out.push(full);
-  }
-  return out;
 }
 
 /**

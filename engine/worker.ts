@@ -9,7 +9,7 @@ import { type RecordBatch, Table, tableToIPC } from 'apache-arrow';
 import { concatInputs, gbpColumn, inputFromVerdicts } from './aml/input.ts';
 import type { AmlInput } from './aml/kernel.ts';
 import { type AmlRules, DEFAULT_RULES_PATH, loadRules } from './aml/rules.ts';
-import { FIELDS, REASON, reasonsOf } from './codes.ts';
+import { FIELDS, REASON, REQUIRED_FIELDS, reasonsOf } from './codes.ts';
 import { columnsOf } from './columns.ts';
 import { type CommitMeta, commitDurably, type IngestOutcome } from './commit.ts';
 import { type ErrorCode, isSluiceError, SluiceError } from './errors.ts';
@@ -166,8 +166,7 @@ export function createWork(settings: WorkerSettings): (task: WorkTask) => WorkRe
 // In a pool thread the engine is built once, from the pool's workerData; never on import elsewhere.
 let poolEngine: Engine | undefined;
 const dec = new TextDecoder();
-const REQUIRED = ['tx_id', 'ts', 'amount', 'currency', 'direction', 'channel', 'account_id'] as const;
-const REQUIRED_SLOTS = REQUIRED.map((f) => FIELDS.indexOf(f));
+const REQUIRED_SLOTS = REQUIRED_FIELDS.map((f) => FIELDS.indexOf(f));
 const DUP = 1 << REASON.DUPLICATE_TX;
 const MISSING = REASON.MISSING_FIELD;
 

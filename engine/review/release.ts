@@ -6,19 +6,11 @@
  * parsed and kept). A fault in any other required field (or in customer_id, which keys a data
  * subject) leaves no value for gold, silver or AML to use: that row must be corrected instead.
  */
-import { FIELDS, REASON, REASON_CODES } from '../codes.ts';
+import { FIELDS, REASON, REASON_CODES, REQUIRED_FIELDS } from '../codes.ts';
 import type { BatchVerdicts } from '../validator.ts';
 
-const REQUIRED = new Set([
-  'tx_id',
-  'ts',
-  'amount',
-  'currency',
-  'direction',
-  'channel',
-  'account_id',
-  'customer_id',
-]);
+// customer_id too: it keys a data subject.
+const REQUIRED = new Set<string>([...REQUIRED_FIELDS, 'customer_id']);
 const DUP = 1 << REASON.DUPLICATE_TX;
 
 /** True when a fault `code` on `field` stops a release. */

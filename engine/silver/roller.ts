@@ -11,7 +11,7 @@
  * Staging keys are batch sequence numbers, allocated inside the commit transaction, so they become
  * visible in increasing order: the roller reads only keys above the last one it has seen.
  */
-import { readdir, unlink } from 'node:fs/promises';
+import { unlink } from 'node:fs/promises';
 import { join, relative, sep } from 'node:path';
 import { Piscina } from 'piscina';
 import { checkpointedThrough } from '../aml/shards.ts';
@@ -26,6 +26,7 @@ import { crashPoint } from '../faults.ts';
 import type { SilverFile, StagedSilver, Store } from '../store.ts';
 import { checkSilverFile, type SilverProblem } from './checksum.ts';
 import { keptCount } from './drop.ts';
+import { listFiles } from './list-files.ts';
 import type { WriteResult, WriteTask } from './parquet-worker.ts';
 
 export interface RollerOptions {
@@ -571,21 +572,4 @@ export class SilverRoller {
       }
     }
   }
-}
-
-async function listFiles(dir: string): Promise<string[]> {
-  let entries: import('node:fs').Dirent[];
-  try {
-    entries = await readdir(dir, { withFileTypes: true });
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
-    throw err;
-  }
-  const out: string[] = [];
-  for (const e of entries) {
-    const full = join(dir, e.name);
-    if (e.isDirectory()) out.push(...(await listFiles(full)));
-    else if (e.isFile()) out.push(full);
-  }
-  return out;
 }
