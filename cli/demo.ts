@@ -115,18 +115,20 @@ export async function demoCommand(argv: string[]): Promise<number> {
 Ingested ${summary.rows} rows in ${summary.batches} batches: ${summary.accepted} accepted, ${summary.quarantined} quarantined, ${summary.duplicates} duplicates, ${summary.alerts} AML alerts (${summary.rows_per_s} rows/s, ${summary.elapsed_s} s).
 
 Where the layers are:
-  bronze      raw request bodies, in LMDB (database "bronze"): ${join(service.dataDir, 'lmdb')} (${mib(lmdb.reduce((a, f) => a + f.bytes, 0))})
+  bronze      raw request bodies, sealed, in LMDB (database "bronze"): ${join(service.dataDir, 'lmdb')} (${mib(lmdb.reduce((a, f) => a + f.bytes, 0))})
   silver      accepted rows as Parquet, partitioned by event date: ${join(service.dataDir, 'silver')}
               ${silver.length} files in ${partitions.size} partitions, ${mib(silverBytes)}${silver.length === 0 && keep ? ' (rows wait in LMDB staging; they roll into Parquet within about 30 s, or at shutdown)' : ''}
-  quarantine  ${summary.quarantined} rows held for review, in LMDB (database "quarantine"; the review API comes with the governance issue)
+  quarantine  ${summary.quarantined} rows held for review, in LMDB: GET ${service.url}/v1/quarantine, POST …/v1/quarantine/{tx_id}/resolve
               (and ${summary.duplicates} rows repeating a stored tx_id, kept out of silver)
   alerts      ${summary.alerts} AML alerts with their reasons, in LMDB: GET ${service.url}/v1/alerts (while the service runs)
+  keys        per-subject keys for the sealed personal fields: ${join(service.dataDir, 'keys')}
+  audit       the hash-chained log: npx sluice audit verify --data-dir ${service.dataDir}
   gold        ${reports[0]}
                 ${peeks[0]}
               ${reports[1]}
                 ${peeks[1]}
 
-Query silver with DuckDB:
+Query silver with DuckDB (personal fields read as sealed BLOBs):
   duckdb -c "SELECT currency, channel, count(*) AS n, sum(amount_gbp_minor) / 100 AS gbp
              FROM read_parquet('${glob}', hive_partitioning = true)
              GROUP BY ALL ORDER BY n DESC"
