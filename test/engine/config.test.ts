@@ -1,4 +1,4 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -32,6 +32,7 @@ describe('service configuration', () => {
       { config: file, port: '9003' },
       { SLUICE_PORT: '9002', SLUICE_DATA_DIR: '/srv/env' },
     );
+    rmSync(dir, { recursive: true, force: true });
     expect(c.port).toBe(9003);
     expect(c.dataDir).toBe('/srv/env');
     expect(c.maxInflight).toBe(7);
