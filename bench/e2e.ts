@@ -30,6 +30,7 @@ import { open } from 'lmdb';
 import { Pool } from 'undici';
 import { generateCommand } from '../cli/generate.ts';
 import { fileBodies } from '../cli/ingest.ts';
+import { Latencies } from './load.ts';
 
 const num = (name: string, dflt: number) => {
   const v = Number(process.env[name]);
@@ -268,24 +269,6 @@ async function arrowTemplates(dir: string, rowsPerBody: number, count: number): 
 
 // ---------------------------------------------------------------------------------------------
 // Measurement
-
-class Latencies {
-  private v = new Float64Array(1 << 16);
-  n = 0;
-  add(ms: number) {
-    if (this.n === this.v.length) {
-      const next = new Float64Array(this.v.length * 2);
-      next.set(this.v);
-      this.v = next;
-    }
-    this.v[this.n++] = ms;
-  }
-  pct(p: number): number {
-    if (this.n === 0) return Number.NaN;
-    const s = this.v.slice(0, this.n).sort();
-    return s[Math.min(this.n - 1, Math.floor((p / 100) * this.n))] as number;
-  }
-}
 
 interface Result {
   name: string;
