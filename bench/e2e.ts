@@ -30,7 +30,7 @@ import { open } from 'lmdb';
 import { Pool } from 'undici';
 import { generateCommand } from '../cli/generate.ts';
 import { fileBodies } from '../cli/ingest.ts';
-import { Latencies } from './load.ts';
+import { Latencies, statusBytes } from './load.ts';
 
 const num = (name: string, dflt: number) => {
   const v = Number(process.env[name]);
@@ -70,15 +70,6 @@ interface Server {
   close(): Promise<void>;
 }
 
-function statusKb(pid: number, field: string): number {
-  try {
-    const m = new RegExp(`${field}:\\s+(\\d+) kB`).exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-    return m ? Number(m[1]) * 1024 : 0;
-  } catch {
-    return 0;
-  }
-}
-
 async function serveChild(dataDir: string): Promise<Server> {
   const child: ChildProcess = spawn(
     process.execPath,
@@ -94,8 +85,8 @@ async function serveChild(dataDir: string): Promise<Server> {
   return {
     url: url as string,
     key: key as string,
-    rss: () => statusKb(pid, 'VmRSS'),
-    anon: () => statusKb(pid, 'RssAnon'),
+    rss: () => statusBytes(pid, 'VmRSS'),
+    anon: () => statusBytes(pid, 'RssAnon'),
     async close() {
       const exited = once(child, 'exit');
       child.kill('SIGTERM');
@@ -118,7 +109,7 @@ async function serveHere(dataDir: string): Promise<Server> {
     url: s.url,
     key,
     rss: () => process.memoryUsage().rss,
-    anon: () => statusKb(process.pid, 'RssAnon'),
+    anon: () => statusBytes(process.pid, 'RssAnon'),
     close: () => s.close(),
   };
 }

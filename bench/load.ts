@@ -45,7 +45,8 @@ export interface Sluice {
   close(): Promise<number | null>;
 }
 
-function statusBytes(pid: number, field: string): number {
+/** A `/proc/<pid>/status` size field (VmRSS, RssAnon…) in bytes; 0 once the process is gone. */
+export function statusBytes(pid: number, field: string): number {
   try {
     const m = new RegExp(`${field}:\\s+(\\d+) kB`).exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
     return m ? Number(m[1]) * 1024 : 0;

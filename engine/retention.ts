@@ -50,7 +50,8 @@ export interface PurgeReport {
 }
 
 const DAY = 86_400_000;
-const BRONZE_MARK = 'retention|bronze-seq';
+/** Meta key: the last batch seq whose bronze body the purge has dealt with. */
+export const BRONZE_MARK = 'retention|bronze-seq';
 
 /**
  * Deletes everything past its retention at `now`, and records what it did in the audit log.

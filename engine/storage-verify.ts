@@ -13,6 +13,7 @@ import { SluiceError } from './errors.ts';
 import type { Job } from './jobs.ts';
 import { keyringFor } from './pii/keyring.ts';
 import { bodyRef, openBody } from './pii/seal.ts';
+import { BRONZE_MARK } from './retention.ts';
 import { checkSilverFile, type SilverProblem } from './silver/checksum.ts';
 import { listFiles } from './silver/list-files.ts';
 import type { SilverFile, Store } from './store.ts';
@@ -41,8 +42,6 @@ export interface VerifyStorageOptions {
   bronze?: boolean;
 }
 
-/** engine/retention.ts: bodies of batches up to this seq were purged on purpose. */
-const BRONZE_PURGED_THROUGH = 'retention|bronze-seq';
 const YIELD_BYTES = 8 * 2 ** 20;
 
 export async function verifyStorage(store: Store, opts: VerifyStorageOptions = {}): Promise<StorageReport> {
@@ -81,7 +80,7 @@ async function verifySilver(store: Store, report: StorageReport): Promise<void> 
 
 async function verifyBronze(store: Store, report: StorageReport): Promise<void> {
   const ring = keyringFor(store.dataDir, threadId);
-  const purgedThrough = (store.meta.get(BRONZE_PURGED_THROUGH) as number | undefined) ?? 0;
+  const purgedThrough = (store.meta.get(BRONZE_MARK) as number | undefined) ?? 0;
   // The list first (small), then one body at a time: no read transaction held across the whole
   // walk, and the event loop gets a turn every few MiB (the job runs inside the service).
   const todo: { batchId: string; seq: number; sha256: string }[] = [];

@@ -70,24 +70,18 @@ const store = new Store({ dataDir: s.dataDir });
 // Names reach silver sealed per subject; screening opens them here, in this thread only.
 const ring = keyringFor(s.dataDir, threadId);
 const cipher = new RowCipher();
-function openNames(batch: RecordBatch, rows: Uint32Array): Utf8Column | null {
-  const names = batch.getChild('counterparty_name')?.data[0] as Data | undefined;
+/** Opens `rows` of a part's sealed names (`names`, as `inputFromSilver` read them). */
+function openNames(batch: RecordBatch, names: Utf8Column, rows: Uint32Array): Utf8Column | null {
   const refs = batch.getChild('pii_key')?.data[0] as Data | undefined;
   const nonces = batch.getChild('pii_nonce')?.data[0] as Data | undefined;
-  if (!names || !refs || !nonces) return null;
-  const col: Utf8Column = {
-    kind: 'utf8',
-    offsets: names.valueOffsets as Int32Array,
-    data: (names.values as Uint8Array) ?? new Uint8Array(0),
-    validity: names.nullCount > 0 ? (names.nullBitmap as Uint8Array) : null,
-  };
+  if (!refs || !nonces) return null;
   const n = batch.numRows;
   const nv = nonces.values as Uint8Array;
   const no = nonces.valueOffsets as Int32Array;
   return openFirstColumn(
     ring,
     cipher,
-    col,
+    names,
     (refs.values as BigInt64Array).subarray(0, n),
     nv.subarray(no[0] as number, no[n] as number),
     rows,
@@ -221,7 +215,7 @@ function scoreSeq(seq: number): void {
         const input = inputFromSilver(engine.kernel.memory, batch, rules, local);
         const mine = rowsOfShard(input.key, s.shard, s.shards);
         // Only this shard's rows are screened, so only their names are opened.
-        input.names = openNames(batch, mine);
+        input.names = input.names && openNames(batch, input.names, mine);
         const out = engine.score(input, mine, slots, false);
         scores.score.set(out.score, base);
         scores.rules.set(out.rules, base);

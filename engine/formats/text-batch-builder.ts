@@ -107,12 +107,7 @@ export class TextBatchBuilder {
     if (f < 0 || this.setInRow[f] === 2) return; // ignored field, or a repeated key (the first wins)
     const c = this.cols[f] as Utf8Buffer;
     const len = end - start;
-    if (c.size - (c.offsets[c.rows] ?? 0) + len > this.maxFieldBytes) {
-      throw new SluiceError(
-        'BODY_UNPARSEABLE',
-        `a value of ${BUILDER_FIELDS[f]} is longer than ${this.maxFieldBytes} bytes`,
-      );
-    }
+    this.checkLength(f, c, len);
     c.reserve(len);
     c.data.set(src.subarray(start, end), c.size);
     c.size += len;
@@ -125,15 +120,21 @@ export class TextBatchBuilder {
     const c = this.cols[f] as Utf8Buffer;
     // The same cap as `append`: a CSV field of 10 MB of escaped quotes () came in here a
     // byte at a time, past the cap (found by the fuzz tests, test/fuzz).
-    if (c.size - (c.offsets[c.rows] ?? 0) + 1 > this.maxFieldBytes) {
+    this.checkLength(f, c, 1);
+    c.reserve(1);
+    c.data[c.size++] = byte;
+    this.setInRow[f] = 1;
+  }
+
+  /** Refuses a value of field `f` that `more` bytes would take past the cap. */
+  private checkLength(f: number, c: Utf8Buffer, more: number): void {
+    // The open value starts at the row's offset; a column not used yet has no offsets (so 0).
+    if (c.size - (c.offsets[c.rows] ?? 0) + more > this.maxFieldBytes) {
       throw new SluiceError(
         'BODY_UNPARSEABLE',
         `a value of ${BUILDER_FIELDS[f]} is longer than ${this.maxFieldBytes} bytes`,
       );
     }
-    c.reserve(1);
-    c.data[c.size++] = byte;
-    this.setInRow[f] = 1;
   }
 
   /** Marks field `f` of the open row as present (possibly empty); later values for it are ignored. */

@@ -159,7 +159,8 @@ export class Keyring {
     if (hit) return hit;
     if (this.bySubject.size >= MAX_CACHED) this.bySubject.clear();
     const tag = subjectTag(this.pepper, Buffer.from(subject, 'latin1'));
-    const slot = this.byTag.get(tag.toString('hex'));
+    const hex = tag.toString('hex');
+    const slot = this.byTag.get(hex);
     let h: KeyHandle;
     if (slot !== undefined) {
       const key = this.readSlotKey(this.fd, slot);
@@ -167,7 +168,7 @@ export class Keyring {
     } else {
       h = this.append(tag, KIND_SUBJECT);
     }
-    this.byTag.set(tag.toString('hex'), h.ref % WRITER_SPAN);
+    this.byTag.set(hex, h.ref % WRITER_SPAN);
     this.bySubject.set(subject, h);
     return h;
   }
