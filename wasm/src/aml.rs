@@ -146,10 +146,15 @@ pub struct State<'a> {
 }
 
 /// Arena size in u64 words for `cap` slots: header, index (key, slot) pairs, slots, free list
-/// (u32 pairs).
+/// (u32 pairs), and room to start the index on a cache line (`LINE_WORDS`).
 pub fn arena_words(cap: usize) -> usize {
-    HEADER_WORDS + 2 * index_cap(cap) + cap * SLOT_WORDS + (cap + 1) / 2
+    HEADER_WORDS + LINE_WORDS + 2 * index_cap(cap) + cap * SLOT_WORDS + (cap + 1) / 2
 }
+
+/// A cache line, in u64 words. The index and the slots start on a line, and a slot is a whole
+/// number of lines, so a slot's header words share one line and an index pair never straddles two.
+pub const LINE_WORDS: usize = 8;
+const _: () = assert!(SLOT_WORDS % LINE_WORDS == 0);
 
 pub fn index_cap(cap: usize) -> usize {
     (cap * 2).next_power_of_two()
@@ -568,6 +573,41 @@ fn apply(s: &mut [u64], p: &Params, t: i64, a: i64, credit: bool) {
     set_meta(s, head, len, band_len);
 }
 
+/// Rows scored per round of `locate`: enough independent loads to keep the memory system busy,
+/// few enough that their lines are still in L1/L2 when the round is scored.
+const CHUNK: usize = 64;
+
+/// Finds the slot of each row of `chunk` (`NO_SLOT` for rows without key or time) and loads the
+/// lines scoring will read: the slot's header, then its newest row and the place of the next.
+/// Each pass issues loads that do not depend on one another, so a round's cache misses overlap
+/// instead of queuing one by one inside the branchy scoring loop (WASM has no prefetch). Returns
+/// a value made from the loads, so they are not optimised away.
+fn locate(st: &State, rows: &Rows, chunk: &[u32], slot_of: &mut [u32; CHUNK]) -> u64 {
+    let mut warm = 0u64;
+    for (k, &ri) in chunk.iter().enumerate() {
+        let i = ri as usize;
+        slot_of[k] = if rows.key[i] != EMPTY && rows.ts[i] != i64::MIN {
+            st.find(rows.key[i]).map_or(NO_SLOT, |s| s as u32)
+        } else {
+            NO_SLOT
+        };
+    }
+    for &slot in slot_of.iter().take(chunk.len()) {
+        if slot != NO_SLOT {
+            warm = warm.wrapping_add(st.slots[slot as usize * SLOT_WORDS + W_META]);
+        }
+    }
+    for &slot in slot_of.iter().take(chunk.len()) {
+        if slot != NO_SLOT {
+            let s = st.slot(slot as usize);
+            let (head, len, _) = meta(s);
+            warm ^= s[W_EVENTS + 2 * ((head + len + RING - 1) & (RING - 1))];
+            warm ^= s[W_EVENTS + 2 * ((head + len) & (RING - 1))];
+        }
+    }
+    warm
+}
+
 /// Scores the rows of `order` (in event-time order, see `sort_rows`) and, for rows flagged `F_APPLY`,
 /// applies them. Every row with a key must have a resident slot (`prepare`). With `dry`, each
 /// touched slot is saved to `undo` first and put back at the end, so nothing changes.
@@ -585,98 +625,103 @@ pub fn score_rows(
     let clock = st.header[H_CLOCK];
     let mut saved = 0usize;
     let mut ok = true;
-    for &ri in order {
-        let i = ri as usize;
-        let (key, t, a, f) = (rows.key[i], rows.ts[i], rows.gbp[i], rows.flags[i]);
-        let mut rules = 0u16;
-        // Outputs arrive zeroed; only the words of rules that fire are written.
-        let d = &mut out.detail[i * DETAIL_WORDS..(i + 1) * DETAIL_WORDS];
-        let mut oflags = 0u8;
-        if f & F_SANCTIONED != 0 {
-            rules |= SANCTIONS_MATCH;
-        }
-        if f & F_HIGH_RISK != 0 {
-            rules |= HIGH_RISK_COUNTRY;
-        }
-        if a >= p.high_value {
-            rules |= HIGH_VALUE;
-        }
-        if a >= p.round_min && f & F_ROUND != 0 {
-            rules |= ROUND_AMOUNT;
-        }
-        if key != EMPTY && t != i64::MIN {
-            let slot = match st.find(key) {
-                Some(s) => s,
-                None => {
+    let mut warm = 0u64;
+    let mut slot_of = [NO_SLOT; CHUNK];
+    for chunk in order.chunks(CHUNK) {
+        warm ^= locate(st, rows, chunk, &mut slot_of);
+        for (k, &ri) in chunk.iter().enumerate() {
+            let i = ri as usize;
+            let (key, t, a, f) = (rows.key[i], rows.ts[i], rows.gbp[i], rows.flags[i]);
+            let mut rules = 0u16;
+            // Outputs arrive zeroed; only the words of rules that fire are written.
+            let d = &mut out.detail[i * DETAIL_WORDS..(i + 1) * DETAIL_WORDS];
+            let mut oflags = 0u8;
+            if f & F_SANCTIONED != 0 {
+                rules |= SANCTIONS_MATCH;
+            }
+            if f & F_HIGH_RISK != 0 {
+                rules |= HIGH_RISK_COUNTRY;
+            }
+            if a >= p.high_value {
+                rules |= HIGH_VALUE;
+            }
+            if a >= p.round_min && f & F_ROUND != 0 {
+                rules |= ROUND_AMOUNT;
+            }
+            if key != EMPTY && t != i64::MIN {
+                let slot = slot_of[k];
+                if slot == NO_SLOT {
                     ok = false;
                     continue;
                 }
-            };
-            let s = st.slot(slot);
-            let credit = f & F_CREDIT != 0;
-            let seen = look_back(s, p, t, a, !credit);
-            if seen.count + 1 >= p.velocity_count {
-                rules |= VELOCITY_COUNT;
-            }
-            let sum = seen.sum + if a > 0 { a } else { 0 };
-            if a >= 0 && sum > p.velocity_amount {
-                rules |= VELOCITY_AMOUNT;
-            }
-            if a >= p.structuring_low && a < p.structuring_high && seen.band + 1 >= p.structuring_count {
-                rules |= STRUCTURING;
-            }
-            if let Some((c, dsum, cts)) = seen.pass {
-                rules |= RAPID_PASS_THROUGH;
-                d[3] = c;
-                d[4] = dsum;
-                d[5] = cts;
-            }
-            let n = s[W_N] as i64;
-            let mean = f64::from_bits(s[W_MEAN]);
-            if n >= p.anomaly_min_rows && n >= 2 && a >= 0 {
-                let var = f64::from_bits(s[W_M2]) / (n - 1) as f64;
-                let dev = a as f64 - mean;
-                if dev > 0.0 && dev * dev > p.anomaly_sigmas * p.anomaly_sigmas * var {
-                    rules |= AMOUNT_ANOMALY;
+                let slot = slot as usize;
+                let s = st.slot(slot);
+                let credit = f & F_CREDIT != 0;
+                let seen = look_back(s, p, t, a, !credit);
+                if seen.count + 1 >= p.velocity_count {
+                    rules |= VELOCITY_COUNT;
                 }
-                d[6] = mean.to_bits() as i64;
-                d[7] = var.to_bits() as i64;
-            }
-            d[0] = seen.count + 1;
-            d[1] = sum;
-            d[2] = seen.band + 1;
-            let late =
-                (s[W_MAX_TS] as i64) != i64::MIN && t < (s[W_MAX_TS] as i64).saturating_sub(p.lateness_ms);
-            if late {
-                oflags |= OUT_LATE;
-            }
-            if f & F_APPLY != 0 && !late {
-                if dry && s[W_TOUCH] != clock | (1 << 63) {
-                    if (saved + 1) * SLOT_WORDS > undo.len() {
-                        ok = false;
-                        continue;
+                let sum = seen.sum + if a > 0 { a } else { 0 };
+                if a >= 0 && sum > p.velocity_amount {
+                    rules |= VELOCITY_AMOUNT;
+                }
+                if a >= p.structuring_low && a < p.structuring_high && seen.band + 1 >= p.structuring_count {
+                    rules |= STRUCTURING;
+                }
+                if let Some((c, dsum, cts)) = seen.pass {
+                    rules |= RAPID_PASS_THROUGH;
+                    d[3] = c;
+                    d[4] = dsum;
+                    d[5] = cts;
+                }
+                let n = s[W_N] as i64;
+                let mean = f64::from_bits(s[W_MEAN]);
+                if n >= p.anomaly_min_rows && n >= 2 && a >= 0 {
+                    let var = f64::from_bits(s[W_M2]) / (n - 1) as f64;
+                    let dev = a as f64 - mean;
+                    if dev > 0.0 && dev * dev > p.anomaly_sigmas * p.anomaly_sigmas * var {
+                        rules |= AMOUNT_ANOMALY;
                     }
-                    undo[saved * SLOT_WORDS..(saved + 1) * SLOT_WORDS].copy_from_slice(s);
-                    saved += 1;
+                    d[6] = mean.to_bits() as i64;
+                    d[7] = var.to_bits() as i64;
                 }
-                let sm = st.slot_mut(slot);
-                apply(sm, p, t, a, credit);
-                // In a dry run the touch marks "saved in this call" and is put back with the slot.
-                sm[W_TOUCH] = if dry { clock | (1 << 63) } else { clock };
-            } else if !dry {
-                st.slot_mut(slot)[W_TOUCH] = clock;
+                d[0] = seen.count + 1;
+                d[1] = sum;
+                d[2] = seen.band + 1;
+                let late = (s[W_MAX_TS] as i64) != i64::MIN
+                    && t < (s[W_MAX_TS] as i64).saturating_sub(p.lateness_ms);
+                if late {
+                    oflags |= OUT_LATE;
+                }
+                if f & F_APPLY != 0 && !late {
+                    if dry && s[W_TOUCH] != clock | (1 << 63) {
+                        if (saved + 1) * SLOT_WORDS > undo.len() {
+                            ok = false;
+                            continue;
+                        }
+                        undo[saved * SLOT_WORDS..(saved + 1) * SLOT_WORDS].copy_from_slice(s);
+                        saved += 1;
+                    }
+                    let sm = st.slot_mut(slot);
+                    apply(sm, p, t, a, credit);
+                    // In a dry run the touch marks "saved in this call" and is put back with the slot.
+                    sm[W_TOUCH] = if dry { clock | (1 << 63) } else { clock };
+                } else if !dry {
+                    st.slot_mut(slot)[W_TOUCH] = clock;
+                }
             }
-        }
-        let mut score = 0i64;
-        for (b, w) in p.weights.iter().enumerate() {
-            if rules & (1 << b) != 0 {
-                score += *w;
+            let mut score = 0i64;
+            for (b, w) in p.weights.iter().enumerate() {
+                if rules & (1 << b) != 0 {
+                    score += *w;
+                }
             }
+            out.score[i] = score.clamp(0, 100) as u8;
+            out.rules[i] = rules;
+            out.out_flags[i] = oflags;
         }
-        out.score[i] = score.clamp(0, 100) as u8;
-        out.rules[i] = rules;
-        out.out_flags[i] = oflags;
     }
+    st.header[HEADER_WORDS - 1] = warm;
     for k in 0..saved {
         let words = &undo[k * SLOT_WORDS..(k + 1) * SLOT_WORDS];
         if let Some(slot) = st.find(words[W_KEY]) {
@@ -713,17 +758,7 @@ pub fn prepare(st: &mut State, keys: &[u64], ts: &[i64], fresh: &mut [u64]) -> i
                 // eviction takes a resident slot of this batch, the retry brings it back.)
                 st.slot_mut(slot)[W_TOUCH] = clock + 1;
             }
-            Some((slot, false)) => {
-                // Read the lines scoring will need (the header and the newest rows) now: here
-                // the loads of one row do not wait for another's, so the cache misses of a
-                // whole batch overlap instead of queuing one by one inside the scoring loop.
-                let s = st.slot(slot);
-                let (head, len, _) = meta(s);
-                warm = warm.wrapping_add(s[W_N]);
-                if len > 0 {
-                    warm ^= s[W_EVENTS + 2 * ((head + len - 1) & (RING - 1))];
-                }
-            }
+            Some((_, false)) => {}
             None => return -1 - m as i64,
         }
     }
@@ -760,6 +795,16 @@ impl Derive {
     }
 }
 
+/// `a × num / den`, rounded half up, exactly. In i64 when nothing overflows (every ordinary
+/// amount): WASM has no 128-bit division, and the library routine cost more than the rest of the
+/// row's derivation together.
+fn gbp_of(a: i64, num: i64, den: i64) -> i64 {
+    match a.checked_mul(num).and_then(|x| x.checked_mul(2)).and_then(|x| x.checked_add(den)) {
+        Some(x) => x / (2 * den),
+        None => ((a as i128 * num as i128 * 2 + den as i128) / (2 * den as i128)) as i64,
+    }
+}
+
 /// Fills `gbp` (when `compute_gbp`) and ORs `F_ROUND` / `F_HIGH_RISK` into `flags`, row by row.
 /// `country` holds two ASCII bytes per row (0, 0 for none).
 pub fn derive(
@@ -776,9 +821,7 @@ pub fn derive(
         let idx = currency.get(i).and_then(crate::fields::currency_index);
         if compute_gbp {
             gbp[i] = match idx.map(|k| d.rates[k as usize]) {
-                Some((num, den)) if den > 0 && a >= 0 => {
-                    ((a as i128 * num as i128 * 2 + den as i128) / (2 * den as i128)) as i64
-                }
+                Some((num, den)) if den > 0 && a >= 0 => gbp_of(a, num, den),
                 _ => -1,
             };
         }
@@ -787,7 +830,8 @@ pub fn derive(
             for _ in 0..mu {
                 step = step.saturating_mul(10);
             }
-            if a > 0 && step > 0 && a % step == 0 {
+            // Most amounts are below one step: no division for them.
+            if a >= step && step > 0 && a % step == 0 {
                 flags[i] |= F_ROUND;
             }
         }
@@ -1161,5 +1205,23 @@ mod tests {
         derive(&d, &amount, col, &country, true, &mut gbp, &mut flags);
         assert_eq!(gbp, [100_000, 435_600, 509, 123]);
         assert_eq!(flags, [F_ROUND | F_HIGH_RISK, F_ROUND, F_ROUND, 0]);
+    }
+
+    #[test]
+    fn gbp_conversion_is_the_same_in_i64_and_at_the_overflow_edge() {
+        let wide = |a: i64, num: i64, den: i64| {
+            ((a as i128 * num as i128 * 2 + den as i128) / (2 * den as i128)) as i64
+        };
+        let rates = [(100, 100), (871_200, 1_000_000), (509_100, 1_000_000), (1, 3), (999_999_999, 7)];
+        for &(num, den) in &rates {
+            let edge = (i64::MAX - den) / num / 2;
+            for a in [0, 1, 2, 5, 99, 12_345, 1_000_000_007, edge - 1, edge, edge + 1, i64::MAX / 3, i64::MAX]
+            {
+                assert_eq!(gbp_of(a, num, den), wide(a, num, den), "a={a} num={num} den={den}");
+            }
+        }
+        // Half up: 1 × 1/2 is 0.5, which rounds to 1; 1 × 1/3 rounds to 0.
+        assert_eq!(gbp_of(1, 1, 2), 1);
+        assert_eq!(gbp_of(1, 1, 3), 0);
     }
 }

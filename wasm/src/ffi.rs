@@ -227,7 +227,8 @@ unsafe fn aml_state<'a>() -> aml::State<'a> {
     let (base, cap) = (AML_ARENA, AML_CAP);
     let ic = aml::index_cap(cap);
     let header = base;
-    let index = header + aml::HEADER_WORDS * 8;
+    let line = aml::LINE_WORDS * 8;
+    let index = (header + aml::HEADER_WORDS * 8 + line - 1) / line * line;
     let slots = index + 2 * ic * 8;
     let free = slots + cap * aml::SLOT_WORDS * 8;
     aml::State {
