@@ -37,7 +37,7 @@ export interface AmlOutput {
   score: Uint8Array;
   rules: Uint16Array;
   flags: Uint8Array;
-  /** `detailWords` i64 per row: see wasm/src/aml.rs DETAIL_WORDS. */
+  /** `detailWords` i64 per row (wasm/src/aml.rs DETAIL_WORDS); all zero on rows where no rule fired. */
   detail: BigInt64Array;
 }
 
@@ -218,10 +218,11 @@ export class AmlKernel {
   ): void {
     const m = this.memory;
     const w = this.detailWords;
-    // Outputs start zeroed: rows outside the order score 0, so a whole batch copies out in bulk.
+    // Scores, rules and flags start zeroed: rows outside the order score 0, so they copy out in
+    // bulk. The kernel writes every detail word of a row it scores, so that area is not cleared.
     const outBytes = 8 * w * n + 2 * n + n + n;
     const pDetail = m.alloc(outBytes);
-    new Uint8Array(m.buffer, pDetail, outBytes).fill(0);
+    new Uint8Array(m.buffer, pDetail + 8 * w * n, 4 * n).fill(0);
     const pRules = pDetail + 8 * w * n;
     const pScore = pRules + 2 * n;
     const pFlagsOut = pScore + n;
@@ -250,19 +251,24 @@ export class AmlKernel {
     const rules = new Uint16Array(m.buffer, pRules, n);
     const flags = new Uint8Array(m.buffer, pFlagsOut, n);
     const detail = new Uint32Array(m.buffer, pDetail, 2 * w * n);
+    const outDetail = new Uint32Array(out.detail.buffer);
+    // Detail explains fired rules only (engine/aml/alerts.ts), so only rows with a rule copy it:
+    // few, where copying every row's 64 bytes cost more than the scoring loop's memory traffic.
+    const copyDetail = (r: number) => {
+      if (rules[r] !== 0) outDetail.set(detail.subarray(2 * w * r, 2 * w * (r + 1)), 2 * w * r);
+    };
     if (!rows) {
       out.score.set(score);
       out.rules.set(rules);
       out.flags.set(flags);
-      new Uint32Array(out.detail.buffer).set(detail);
+      for (let r = 0; r < n; r++) copyDetail(r);
       return;
     }
-    const outDetail = new Uint32Array(out.detail.buffer);
     for (const r of rows) {
       out.score[r] = score[r] as number;
       out.rules[r] = rules[r] as number;
       out.flags[r] = flags[r] as number;
-      for (let k = 2 * w * r; k < 2 * w * (r + 1); k++) outDetail[k] = detail[k] as number;
+      copyDetail(r);
     }
   }
 
