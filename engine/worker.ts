@@ -273,7 +273,8 @@ function run({ settings, validator, rates, rules, seal }: Engine, task: WorkTask
   const groups: string[] = [];
   const groupIndex = new Map<number, number>();
   const accounts: string[] = [];
-  const accountIndex = new Map<string, number>();
+  /** Per event day: account id (its bytes as latin1) → index into `accounts`. */
+  const accountIndex = new Map<number, Map<string, number>>();
   const quarantine: QuarantineRow[] = [];
   const silverByDate = new Map<string, RecordBatch[]>();
   const partIndexOf = new Map<string, number>();
@@ -297,6 +298,10 @@ function run({ settings, validator, rates, rules, seal }: Engine, task: WorkTask
     const n = cols.numRows;
     const t = cols.text;
     const accountBytes = bufferOf(t.account_id);
+    // Event times as (low, high) words: a BigInt read per row cost more than the rest of the loop.
+    const tsWords = new Int32Array(v.tsMs.buffer, v.tsMs.byteOffset, 2 * n);
+    // Gold reads amounts of accepted rows only; copying the column whole beats a BigInt per row.
+    amount.set(v.amountMinor.subarray(0, n), offset);
     for (let i = 0; i < n; i++) {
       const r = offset + i;
       const m = v.mask[i] as number;
@@ -305,14 +310,16 @@ function run({ settings, validator, rates, rules, seal }: Engine, task: WorkTask
       if (v.fieldCodes[i] === 0 && !(m & DUP)) claims[r] = 1;
       for (const slot of REQUIRED_SLOTS) if (v.fieldCodes[slot * n + i] === MISSING) missingRequired++;
       const tsCode = v.fieldCodes[1 * n + i];
+      // Exact: event times are far inside ±2^53 ms.
+      const tsMs = (tsWords[2 * i + 1] as number) * 4294967296 + ((tsWords[2 * i] as number) >>> 0);
       if (tsCode === 0 || tsCode === REASON.TIMESTAMP_FUTURE) {
-        const late = task.receivedAt - Number(v.tsMs[i]);
+        const late = task.receivedAt - tsMs;
         lateness[latenessCount++] = late;
         latenessSum += late;
       }
       if (m === 0) {
         // Group keys are numbers built from bytes; a key's text is decoded once per distinct key.
-        const dayNo = Math.floor(Number(v.tsMs[i]) / 86_400_000);
+        const dayNo = Math.floor(tsMs / 86_400_000);
         const dirCredit = byteAt(t.direction, i, 0) === 0x63; // 'c'redit; the row is valid
         const gk =
           ((dayNo * 65536 + (v.currency[i] as number)) * 1024 + channelId(t.channel, i)) * 2 +
@@ -327,15 +334,21 @@ function run({ settings, validator, rates, rules, seal }: Engine, task: WorkTask
         }
         rowGroup[r] = g;
         // latin1 maps bytes 1:1 to a string: exact and reversible, and cheaper than UTF-8 decoding.
-        const ak = `${dayNo}|${accountBytes ? accountBytes.toString('latin1', t.account_id?.offsets[i], t.account_id?.offsets[i + 1]) : ''}`;
-        let a = accountIndex.get(ak);
+        const ak = accountBytes
+          ? accountBytes.toString('latin1', t.account_id?.offsets[i], t.account_id?.offsets[i + 1])
+          : '';
+        let ofDay = accountIndex.get(dayNo);
+        if (!ofDay) {
+          ofDay = new Map();
+          accountIndex.set(dayNo, ofDay);
+        }
+        let a = ofDay.get(ak);
         if (a === undefined) {
           a = accounts.length;
-          accountIndex.set(ak, a);
+          ofDay.set(ak, a);
           accounts.push(`${dayString(dayNo)}|${text(t.account_id, i)}`);
         }
         rowAccount[r] = a;
-        amount[r] = v.amountMinor[i] as bigint;
         credit[r] = dirCredit ? 1 : 0;
       } else if (m !== DUP) {
         const fields: { code: string; field: string }[] = [];
