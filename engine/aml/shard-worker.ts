@@ -24,6 +24,7 @@ import { RULE, RULE_NAMES } from './rule-names.ts';
 import { type AmlRules, parseRules } from './rules.ts';
 import { SanctionsList } from './sanctions.ts';
 import { storePart } from './silver-columns.ts';
+import { packSlot, SLOT_WORDS, unpackSlot } from './slot-codec.ts';
 import { amlKeys } from './store-keys.ts';
 
 export interface ShardSettings {
@@ -93,6 +94,8 @@ let rules: AmlRules = parseRules(new TextEncoder().encode(s.rulesText), 'rules')
 const sanctions = SanctionsList.load(s.sanctionsPaths);
 const engine = new AmlEngine(rules, sanctions.screen, s.capacity);
 const slotBytes = engine.kernel.slotBytes;
+if (slotBytes !== 8 * SLOT_WORDS)
+  throw new Error('the AML kernel and slot-codec.ts disagree on the slot layout');
 
 /** Evicted slots newer than the store's copy, until the next checkpoint writes them. */
 const pending = new Map<bigint, Uint8Array>();
@@ -107,7 +110,7 @@ const slots: SlotStore = {
     const p = pending.get(key) ?? inflight.get(key);
     if (p) return p;
     const v = store.amlState.get(keyBuf(key)) as Uint8Array | undefined;
-    return v ? Uint8Array.prototype.slice.call(v) : undefined;
+    return v ? unpackSlot(v) : undefined;
   },
   evicted(buf, count) {
     for (let k = 0; k < count; k++) {
@@ -293,7 +296,7 @@ function checkpoint(): void {
   const text = rulesText;
   enqueue(
     () => {
-      for (const [k, v] of snapshot) store.amlState.put(keyBuf(k), v);
+      for (const [k, v] of snapshot) store.amlState.put(keyBuf(k), packSlot(v));
       crashPoint('aml-checkpoint');
       store.meta.put(K.ckpt, at);
       store.meta.put(K.ckptRules, hash);
