@@ -105,8 +105,13 @@ export class Keyring {
   private readonly bySubject = new Map<string, KeyHandle>();
   /** tag (hex) → slot, for this writer's file. */
   private readonly byTag = new Map<string, number>();
-  /** ref → key, for keys read from any writer's file (decryption). */
-  private readonly byRef = new Map<number, Uint8Array | null>();
+  /**
+   * writer → slot → key, for keys read from any writer's file (decryption). Nested so that both
+   * levels are small-integer keys: a ref (writer × 2^32 + slot) is a heap number, whose lookups in
+   * a Map of this size cost several times more.
+   */
+  private readonly byRef = new Map<number, Map<number, Uint8Array | null>>();
+  private cachedRefs = 0;
   private readonly readers = new Map<number, number>();
   private hourKey: { hour: number; handle: KeyHandle } | null = null;
 
@@ -146,6 +151,7 @@ export class Keyring {
     this.epoch = e;
     this.bySubject.clear();
     this.byRef.clear();
+    this.cachedRefs = 0;
     this.hourKey = null;
     this.indexOwnFile();
   }
@@ -198,7 +204,7 @@ export class Keyring {
     if (this.pending.length === 0) this.pendingFrom = this.slots;
     this.pending.push(rec);
     const handle = { ref: this.writer * WRITER_SPAN + this.slots++, key: new Uint8Array(key) };
-    this.byRef.set(handle.ref, handle.key);
+    this.cacheRef(this.writer, this.slots - 1, handle.key);
     return handle;
   }
 
@@ -215,10 +221,10 @@ export class Keyring {
 
   /** The key behind a reference, or null once destroyed (or never written). */
   keyOf(ref: number): Uint8Array | null {
-    const cached = this.byRef.get(ref);
-    if (cached !== undefined) return cached;
     const writer = Math.floor(ref / WRITER_SPAN);
     const slot = ref % WRITER_SPAN;
+    const cached = this.byRef.get(writer)?.get(slot);
+    if (cached !== undefined) return cached;
     let fd = writer === this.writer ? this.fd : this.readers.get(writer);
     if (fd === undefined) {
       try {
@@ -229,9 +235,22 @@ export class Keyring {
       this.readers.set(writer, fd);
     }
     const key = this.readSlotKey(fd, slot);
-    if (this.byRef.size >= MAX_CACHED) this.byRef.clear();
-    this.byRef.set(ref, key);
+    this.cacheRef(writer, slot, key);
     return key;
+  }
+
+  private cacheRef(writer: number, slot: number, key: Uint8Array | null): void {
+    if (this.cachedRefs >= MAX_CACHED) {
+      this.byRef.clear();
+      this.cachedRefs = 0;
+    }
+    let ofWriter = this.byRef.get(writer);
+    if (!ofWriter) {
+      ofWriter = new Map();
+      this.byRef.set(writer, ofWriter);
+    }
+    if (!ofWriter.has(slot)) this.cachedRefs++;
+    ofWriter.set(slot, key);
   }
 
   private readSlotKey(fd: number, slot: number): Uint8Array | null {

@@ -112,14 +112,16 @@ export function sealColumns(
   // Written as (low, high) words: a BigInt per row would cost more than the sealing.
   const refWords = new Uint32Array(refs.buffer);
   const keyOfRow = new Uint32Array(m);
-  const index = new Map<number, number>();
+  // By the key object (the ring hands out one per subject): an identity lookup, where a ref is a
+  // heap number that costs a hash and a pointer chase.
+  const index = new Map<Uint8Array, number>();
   const keys: Uint8Array[] = [];
   for (let k = 0; k < m; k++) {
     const h = ring.subjectKey(subjectAt(k));
-    let at = index.get(h.ref);
+    let at = index.get(h.key);
     if (at === undefined) {
       at = keys.length;
-      index.set(h.ref, at);
+      index.set(h.key, at);
       keys.push(h.key);
     }
     keyOfRow[k] = at;
@@ -174,7 +176,7 @@ export function openFirstColumn(
 ): Utf8Column {
   const m = refs.length;
   const keyOfRow = new Uint32Array(m).fill(NO_KEY);
-  const index = new Map<number, number>();
+  const index = new Map<Uint8Array, number>(); // by key object, as in sealColumns
   const keys: Uint8Array[] = [];
   const offsets = Int32Array.from(col.offsets.subarray(0, m + 1));
   const data = Uint8Array.prototype.slice.call(col.data, 0, offsets[m] as number);
@@ -186,10 +188,10 @@ export function openFirstColumn(
       data.fill(0x20, offsets[k] as number, offsets[k + 1] as number); // erased: screen as blank
       continue;
     }
-    let at = index.get(ref);
+    let at = index.get(key);
     if (at === undefined) {
       at = keys.length;
-      index.set(ref, at);
+      index.set(key, at);
       keys.push(key);
     }
     keyOfRow[k] = at;
