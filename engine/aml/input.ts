@@ -118,11 +118,15 @@ export function inputFromVerdicts(
   derive(mem, v.amountMinor, cols.text.currency, v.counterpartyCountry, gbp, true, flags);
   const codes = v.fieldCodes;
   for (let i = 0; i < n; i++) {
+    if (v.mask[i] === 0) {
+      // A valid row: the mask is the OR of its field codes (wasm/src/validate.rs), so all are usable.
+      if (apply) flags[i] = (flags[i] as number) | F_APPLY;
+      continue;
+    }
     // Unusable fields: a BigInt write only for the (rare) bad rows.
     if (codes[ACCOUNT_FIELD * n + i] !== 0) key[i] = 0n;
     if (codes[TS_FIELD * n + i] !== 0) ts[i] = NO_TS;
     if (codes[AMOUNT_FIELD * n + i] !== 0) gbp[i] = -1n;
-    if (apply && v.mask[i] === 0) flags[i] = (flags[i] as number) | F_APPLY;
   }
   return { n, key, ts, gbp, flags, names: cols.text.counterparty_name ?? null };
 }
