@@ -16,7 +16,8 @@
  *
  * Environment: E2E_SECONDS (60), E2E_WARMUP_SECONDS (3), E2E_CONCURRENCY (8), E2E_VALIDATE_RATE
  * (2000), E2E_BASELINE_SECONDS (10), E2E_SCENARIOS (a,b,c,d), E2E_INPROCESS=1 to run the service in
- * this process (its RSS then includes the load generator's).
+ * this process (its RSS then includes the load generator's), E2E_SERVICE_JSON (service options as
+ * JSON, e.g. '{"amlShards":1}', to compare settings; child process only).
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
@@ -118,7 +119,9 @@ async function serveHere(dataDir: string): Promise<Server> {
 async function childMain(dataDir: string): Promise<void> {
   const { startService } = await import('../api/service.ts');
   const key = await benchKey(dataDir);
-  const s = await startService({ port: 0, dataDir, quiet: true });
+  // E2E_SERVICE_JSON: further service options (config keys, e.g. {"amlShards":1}), for comparing settings.
+  const extra = JSON.parse(process.env.E2E_SERVICE_JSON ?? '{}') as Record<string, unknown>;
+  const s = await startService({ ...extra, port: 0, dataDir, quiet: true });
   process.stdout.write(`${s.url} ${key}\n`);
   await Promise.race([once(process, 'SIGTERM'), once(process, 'SIGINT')]);
   await s.close();
