@@ -31,7 +31,7 @@ import { open } from 'lmdb';
 import { Pool } from 'undici';
 import { generateCommand } from '../cli/generate.ts';
 import { fileBodies } from '../cli/ingest.ts';
-import { Latencies, statusBytes } from './load.ts';
+import { cpuSeconds, Latencies, statusBytes } from './load.ts';
 
 const num = (name: string, dflt: number) => {
   const v = Number(process.env[name]);
@@ -68,6 +68,8 @@ interface Server {
   rss(): number;
   /** Anonymous resident memory (heap, buffers), without mapped files such as LMDB's data file. */
   anon(): number;
+  /** CPU seconds the service has used so far (all its threads). */
+  cpu(): number;
   close(): Promise<void>;
 }
 
@@ -88,6 +90,7 @@ async function serveChild(dataDir: string): Promise<Server> {
     key: key as string,
     rss: () => statusBytes(pid, 'VmRSS'),
     anon: () => statusBytes(pid, 'RssAnon'),
+    cpu: () => cpuSeconds(pid),
     async close() {
       const exited = once(child, 'exit');
       child.kill('SIGTERM');
@@ -111,6 +114,7 @@ async function serveHere(dataDir: string): Promise<Server> {
     key,
     rss: () => process.memoryUsage().rss,
     anon: () => statusBytes(process.pid, 'RssAnon'),
+    cpu: () => cpuSeconds(process.pid), // includes the load generator's
     close: () => s.close(),
   };
 }
@@ -277,6 +281,8 @@ interface Result {
   peakRss: number;
   peakAnon?: number;
   lmdbTxPerS?: number;
+  /** Service CPU seconds used in the measured window. */
+  cpuSeconds?: number;
 }
 
 function retryAfterMs(h: string | string[] | undefined): number {
@@ -345,7 +351,21 @@ async function arrowScenario(server: Server, name: string, templates: Template[]
     }
   };
   const sampler = rssSampler(server);
+  // The service's CPU over the measured window: less noisy than tx/s on a shared VM, and what a
+  // change to the per-row work moves.
+  let cpu0 = 0;
+  let cpu1 = 0;
+  const marks = [
+    setTimeout(() => {
+      cpu0 = server.cpu();
+    }, warmEnd - t0),
+    setTimeout(() => {
+      cpu1 = server.cpu();
+    }, end - t0),
+  ];
   await Promise.all(templates.slice(0, CONCURRENCY).map(worker));
+  for (const m of marks) clearTimeout(m);
+  r.cpuSeconds = (cpu1 || server.cpu()) - cpu0;
   r.peakRss = sampler.stop();
   r.peakAnon = lastPeakAnon;
   r.seconds = SECONDS;
@@ -477,8 +497,8 @@ const fmtMs = (n: number) => (Number.isFinite(n) ? n.toFixed(n < 10 ? 2 : 1) : '
 
 function table(results: Result[]): string {
   const head =
-    '| scenario | load | requests | tx/s | tx/min | p50 ms | p99 ms | errors | 429/503 | shed | peak RSS MiB (anon) | LMDB-only tx/s | service / LMDB |';
-  const rule = `|${'---|'.repeat(13)}`;
+    '| scenario | load | requests | tx/s | tx/min | p50 ms | p99 ms | errors | 429/503 | shed | peak RSS MiB (anon) | service CPU µs/tx | LMDB-only tx/s | service / LMDB |';
+  const rule = `|${'---|'.repeat(14)}`;
   const rows = results.map((r) => {
     const tps = r.tx / r.seconds;
     return `| ${[
@@ -493,6 +513,7 @@ function table(results: Result[]): string {
       fmtInt(r.overload),
       fmtInt(r.shed),
       `${(r.peakRss / 2 ** 20).toFixed(0)} (${((r.peakAnon ?? 0) / 2 ** 20).toFixed(0)})`,
+      r.cpuSeconds && r.tx ? ((r.cpuSeconds * 1e6) / r.tx).toFixed(1) : '–',
       r.lmdbTxPerS ? fmtInt(r.lmdbTxPerS) : '–',
       r.lmdbTxPerS ? `${((tps / r.lmdbTxPerS) * 100).toFixed(1)} %` : '–',
     ].join(' | ')} |`;
@@ -535,7 +556,8 @@ async function main(): Promise<void> {
     process.stdout.write(
       `## Sluice end to end (loopback, ${SECONDS} s per scenario after ${WARMUP} s warm-up, durable)\n\n${table(results)}\n\n` +
         'tx/s counts rows acknowledged 201 in the measured window. Latency is per request (Arrow: send to reply; ' +
-        'validate: scheduled time to reply). LMDB-only: the same bodies put into a durable LMDB, one commit per ' +
+        'validate: scheduled time to reply). Service CPU: user + system seconds of every service thread over the ' +
+        'measured window, per acknowledged row. LMDB-only: the same bodies put into a durable LMDB, one commit per ' +
         `${CONCURRENCY} bodies.\n`,
     );
   } finally {

@@ -55,6 +55,20 @@ export function statusBytes(pid: number, field: string): number {
   }
 }
 
+/**
+ * CPU seconds (user + system, every thread) a process has used so far, from /proc/<pid>/stat
+ * (fields 14 and 15, in clock ticks of 1/100 s on Linux); 0 when unreadable.
+ */
+export function cpuSeconds(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return 0;
+  }
+}
+
 function freePort(): Promise<number> {
   return new Promise((resolve) => {
     const s = createServer();
