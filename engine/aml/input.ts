@@ -256,3 +256,67 @@ export function concatInputs(parts: AmlInput[]): AmlInput {
   }
   return { n, key, ts, gbp, flags, names: { kind: 'utf8', offsets, data, validity } };
 }
+
+/**
+ * An input as one buffer, for the hop to a shard thread: one transferable buffer instead of a
+ * structured clone of six typed arrays, which cost a single-row validate request more than its
+ * scoring. Sections start on 8 bytes: a header (n, name bytes, whether names and their validity
+ * are present), then key, ts, gbp, flags, name offsets, name bytes, name validity.
+ */
+export function packInput(input: AmlInput): ArrayBuffer {
+  const n = input.n;
+  const names = input.names;
+  const dataBytes = names ? (names.offsets[n] as number) - (names.offsets[0] as number) : 0;
+  const pad = (x: number) => (x + 7) & ~7;
+  const vBytes = (n + 7) >> 3;
+  const at = { key: 16, ts: 0, gbp: 0, flags: 0, offsets: 0, data: 0, validity: 0, end: 0 };
+  at.ts = at.key + 8 * n;
+  at.gbp = at.ts + 8 * n;
+  at.flags = at.gbp + 8 * n;
+  at.offsets = pad(at.flags + n);
+  at.data = pad(at.offsets + (names ? 4 * (n + 1) : 0));
+  at.validity = pad(at.data + dataBytes);
+  at.end = at.validity + (names?.validity ? vBytes : 0);
+  const buf = new ArrayBuffer(at.end);
+  new Uint32Array(buf, 0, 4).set([n, dataBytes, names ? 1 : 0, names?.validity ? 1 : 0]);
+  new BigUint64Array(buf, at.key, n).set(input.key.subarray(0, n));
+  new BigInt64Array(buf, at.ts, n).set(input.ts.subarray(0, n));
+  new BigInt64Array(buf, at.gbp, n).set(input.gbp.subarray(0, n));
+  new Uint8Array(buf, at.flags, n).set(input.flags.subarray(0, n));
+  if (names) {
+    const base = names.offsets[0] as number;
+    const offsets = new Int32Array(buf, at.offsets, n + 1);
+    for (let i = 0; i <= n; i++) offsets[i] = (names.offsets[i] as number) - base;
+    new Uint8Array(buf, at.data, dataBytes).set(names.data.subarray(base, base + dataBytes));
+    if (names.validity) new Uint8Array(buf, at.validity, vBytes).set(names.validity.subarray(0, vBytes));
+  }
+  return buf;
+}
+
+/** The input `packInput` packed, as views of the buffer (no copy). */
+export function unpackInput(buf: ArrayBuffer): AmlInput {
+  const [n = 0, dataBytes = 0, hasNames = 0, hasValidity = 0] = new Uint32Array(buf, 0, 4);
+  const pad = (x: number) => (x + 7) & ~7;
+  const key = 16;
+  const ts = key + 8 * n;
+  const gbp = ts + 8 * n;
+  const flags = gbp + 8 * n;
+  const offsets = pad(flags + n);
+  const data = pad(offsets + (hasNames ? 4 * (n + 1) : 0));
+  const validity = pad(data + dataBytes);
+  return {
+    n,
+    key: new BigUint64Array(buf, key, n),
+    ts: new BigInt64Array(buf, ts, n),
+    gbp: new BigInt64Array(buf, gbp, n),
+    flags: new Uint8Array(buf, flags, n),
+    names: hasNames
+      ? {
+          kind: 'utf8',
+          offsets: new Int32Array(buf, offsets, n + 1),
+          data: new Uint8Array(buf, data, dataBytes),
+          validity: hasValidity ? new Uint8Array(buf, validity, (n + 7) >> 3) : null,
+        }
+      : null,
+  };
+}

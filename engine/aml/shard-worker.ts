@@ -18,7 +18,7 @@ import { storageFault } from '../storage-faults.ts';
 import { Store } from '../store.ts';
 import { type AlertRecord, alertsOf, type PartScores } from './alerts.ts';
 import { AmlEngine } from './engine.ts';
-import { inputFromSilver, rowsOfShard } from './input.ts';
+import { inputFromSilver, rowsOfShard, unpackInput } from './input.ts';
 import { type SlotStore, slotKey } from './kernel.ts';
 import { RULE, RULE_NAMES } from './rule-names.ts';
 import { type AmlRules, parseRules } from './rules.ts';
@@ -43,7 +43,7 @@ export type ToShard =
   | { type: 'tick'; seq: number }
   | { type: 'rules'; rulesText: string }
   | { type: 'sanctions' }
-  | { type: 'validate'; id: number; input: import('./kernel.ts').AmlInput }
+  | { type: 'validate'; id: number; wire: ArrayBuffer } // an AmlInput, `packInput`-ed
   | { type: 'checkpoint'; id: number }
   | { type: 'stop'; id: number };
 
@@ -383,7 +383,7 @@ port.on('message', (msg: ToShard) => {
       break;
     case 'validate':
       void serial(() => {
-        const input = msg.input;
+        const input = unpackInput(msg.wire);
         const mine = rowsOfShard(input.key, s.shard, s.shards, true);
         const out = engine.score(input, mine, slots, true);
         port.postMessage(

@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
 import { SluiceError } from '../errors.ts';
-import { rowsOfShard } from './input.ts';
+import { packInput, rowsOfShard } from './input.ts';
 import type { AmlInput } from './kernel.ts';
 import { parseRules } from './rules.ts';
 import type { FromShard, ShardSettings, ToShard } from './shard-worker.ts';
@@ -177,8 +177,12 @@ export class AmlShards {
     const asked = this.workers
       .map((_, shard) => shard)
       .filter((shard) => rowsOfShard(input.key, shard, this.count, true).length > 0);
+    const wire = packInput(input);
     const answers = await Promise.all(
-      asked.map((shard) => this.call(shard, { type: 'validate', id: this.nextId++, input })),
+      asked.map((shard) =>
+        // One shard (a single row): the buffer moves; several: each gets a copy of one buffer.
+        this.call(shard, { type: 'validate', id: this.nextId++, wire }, asked.length === 1 ? [wire] : []),
+      ),
     );
     const score = new Uint8Array(input.n);
     const rules = new Uint16Array(input.n);
