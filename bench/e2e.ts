@@ -283,6 +283,8 @@ interface Result {
   lmdbTxPerS?: number;
   /** Service CPU seconds used in the measured window. */
   cpuSeconds?: number;
+  /** Shares of 200 replies the service itself answered within SERVER_BOUNDS_MS (scenario d). */
+  serverWithin?: number[];
 }
 
 function retryAfterMs(h: string | string[] | undefined): number {
@@ -374,6 +376,39 @@ async function arrowScenario(server: Server, name: string, templates: Template[]
   return r;
 }
 
+/** Histogram bounds (api/metrics.ts buckets) at which scenario (d) reports the server's share. */
+const SERVER_BOUNDS_MS = [1, 2.5, 5];
+
+interface ServerTimes {
+  count: number;
+  /** Replies within each of SERVER_BOUNDS_MS. */
+  within: number[];
+}
+
+/**
+ * The service's own count of 200 replies to POST /v1/validate, and of those answered within 1, 2.5 and 5 ms
+ * (Fastify's elapsed time, from the /metrics histogram): the server's side of scenario (d)'s tail.
+ */
+async function serverValidateTimes(url: string): Promise<ServerTimes> {
+  const text = await (await fetch(`${url}/metrics`)).text();
+  const pick = (suffix: string, extra: string) => {
+    const line = text
+      .split('\n')
+      .find(
+        (l) =>
+          l.startsWith(`sluice_http_request_duration_seconds_${suffix}{`) &&
+          l.includes('route="/v1/validate"') &&
+          l.includes('status="200"') &&
+          l.includes(extra),
+      );
+    return line ? Number(line.slice(line.lastIndexOf(' ') + 1)) : 0;
+  };
+  return {
+    count: pick('count', ''),
+    within: SERVER_BOUNDS_MS.map((ms) => pick('bucket', `le="${ms / 1000}"`)),
+  };
+}
+
 /** Open loop: single-row JSON validations, paced at `rate` per second whatever the replies do. */
 async function validateScenario(server: Server, dir: string): Promise<Result> {
   const total = Math.min(VALIDATE_RATE * (SECONDS + WARMUP), 2_000_000);
@@ -403,6 +438,11 @@ async function validateScenario(server: Server, dir: string): Promise<Result> {
   const interval = 1000 / VALIDATE_RATE;
   const sampler = rssSampler(server);
   const t0 = performance.now();
+  // The server's histogram from the end of the warm-up on.
+  let serverAtWarm: Promise<ServerTimes> | null = null;
+  const warmMark = setTimeout(() => {
+    serverAtWarm = serverValidateTimes(server.url);
+  }, WARMUP * 1000);
   const warmCount = Math.floor(WARMUP * VALIDATE_RATE);
   let sent = 0;
   let inflight = 0;
@@ -455,6 +495,13 @@ async function validateScenario(server: Server, dir: string): Promise<Result> {
     await sleep(1);
   }
   await Promise.all(pending);
+  clearTimeout(warmMark);
+  const before = (await (serverAtWarm ?? Promise.resolve(null))) as ServerTimes | null;
+  const after = await serverValidateTimes(server.url);
+  const count = after.count - (before?.count ?? 0);
+  if (count > 0) {
+    r.serverWithin = after.within.map((w, k) => (w - (before?.within[k] ?? 0)) / count);
+  }
   r.peakRss = sampler.stop();
   r.peakAnon = lastPeakAnon;
   // the measured window: from the first measured request's scheduled time to the last reply
@@ -558,7 +605,15 @@ async function main(): Promise<void> {
         'tx/s counts rows acknowledged 201 in the measured window. Latency is per request (Arrow: send to reply; ' +
         'validate: scheduled time to reply). Service CPU: user + system seconds of every service thread over the ' +
         'measured window, per acknowledged row. LMDB-only: the same bodies put into a durable LMDB, one commit per ' +
-        `${CONCURRENCY} bodies.\n`,
+        `${CONCURRENCY} bodies.\n` +
+        results
+          .filter((r) => r.serverWithin)
+          .map(
+            (r) =>
+              `\n${r.name}, as the service timed its own 200 replies (Fastify's elapsed time, /metrics ` +
+              `histogram, after the warm-up): ${SERVER_BOUNDS_MS.map((ms, k) => `${(100 * (r.serverWithin?.[k] ?? 0)).toFixed(2)} % within ${ms} ms`).join(', ')}.\n`,
+          )
+          .join(''),
     );
   } finally {
     rmSync(dir, { recursive: true, force: true });
