@@ -68,7 +68,7 @@ export class Metrics {
   });
   readonly sanctionsReloads = new Counter({
     name: 'sluice_aml_sanctions_reloads_total',
-    help: 'Sanctions list reloads by outcome (ok, failed: the old list stays), counted per shard.',
+    help: 'Sanctions list loads and reloads by outcome (ok, failed: the old list stays).',
     labelNames: ['outcome'],
     registers: [this.registry],
   });

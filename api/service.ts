@@ -4,6 +4,7 @@
  */
 import { unwatchFile, watchFile } from 'node:fs';
 import { resolve } from 'node:path';
+import { SanctionsList } from '../engine/aml/sanctions.ts';
 import { AmlShards } from '../engine/aml/shards.ts';
 import { recordAudit } from '../engine/audit/log.ts';
 import { createKey, hasActiveKey, hasAnyKey } from '../engine/auth/keys.ts';
@@ -84,7 +85,6 @@ export async function startService(opts: StartOptions = {}): Promise<RunningServ
     dataDir,
     shards: config.amlShards,
     rulesPath: config.rulesPath,
-    sanctionsPaths: config.sanctionsPaths,
     capacity: config.amlCapacity,
     checkpointMs: config.amlCheckpointMs,
     onFailure: (shard, error) => {
@@ -92,17 +92,12 @@ export async function startService(opts: StartOptions = {}): Promise<RunningServ
       log.error({ shard, error }, 'AML shard failed');
     },
     onScored: (m) => metrics.shardScored(m),
-    onSanctions: (r) => {
-      metrics.sanctionsReload(r.ok, r.size, r.version);
-      auditReload('sanctions.reload', config.sanctionsPaths.join(','), r.ok, {
-        shard: r.shard,
-        ...(r.ok ? { version: r.version, size: r.size } : { error: String(r.error).slice(0, 500) }),
-      });
-      if (r.ok) log.info({ shard: r.shard, size: r.size, version: r.version }, 'sanctions list reloaded');
-      else
-        log.error({ shard: r.shard, error: r.error }, 'sanctions reload failed; the old list stays in force');
-    },
   });
+  // The sanctions lists in force. Names are screened in the pool workers, before sealing; this
+  // copy is the service's judge of a reload (one audit entry and one metric per attempt), and its
+  // version travels with each task so the workers follow it.
+  const sanctions = SanctionsList.load(config.sanctionsPaths);
+  metrics.sanctionsReload(true, sanctions.size, sanctions.version);
   const roller = new SilverRoller(store, {
     amlShards: aml.count,
     maxAgeMs: config.silverRollMs,
@@ -120,6 +115,8 @@ export async function startService(opts: StartOptions = {}): Promise<RunningServ
     maxQueued: config.maxQueued,
     maxFutureMs: config.maxFutureMs,
     rulesPath: config.rulesPath,
+    sanctionsPaths: config.sanctionsPaths,
+    sanctions,
     reference: config.reference,
     aml,
     memory: new MemoryGuard(config.maxRssMb * 2 ** 20),
@@ -163,7 +160,18 @@ export async function startService(opts: StartOptions = {}): Promise<RunningServ
       app.log.error({ err: e }, 'AML rules reload refused; the rules in force stay');
     }
   };
-  const onSanctions = () => aml.reloadSanctions();
+  const onSanctions = () => {
+    const r = sanctions.reload();
+    metrics.sanctionsReload(r.ok, sanctions.size, sanctions.version);
+    auditReload(
+      'sanctions.reload',
+      config.sanctionsPaths.join(','),
+      r.ok,
+      r.ok ? { version: sanctions.version, size: sanctions.size } : { error: String(r.error).slice(0, 500) },
+    );
+    if (r.ok) app.log.info({ size: sanctions.size, version: sanctions.version }, 'sanctions list reloaded');
+    else app.log.error({ error: r.error }, 'sanctions reload failed; the old list stays in force');
+  };
   watchFile(config.rulesPath, { interval: config.reloadPollMs, persistent: false }, onRules);
   for (const p of config.sanctionsPaths) {
     watchFile(p, { interval: config.reloadPollMs, persistent: false }, onSanctions);

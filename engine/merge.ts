@@ -58,7 +58,14 @@ export function mergeResults(a: WorkResult, b: WorkResult): WorkResult {
       const prev = silver[i] as (typeof silver)[number];
       bPart[k] = i;
       bPosBase[k] = prev.rows;
-      silver[i] = { date: p.date, rows: prev.rows + p.rows, ipc: concatIpc(prev.ipc, p.ipc) };
+      // Sanctions hits name rows within the part: b's follow a's.
+      const hits = [...(prev.hits ?? []), ...(p.hits ?? []).map((h) => ({ ...h, pos: h.pos + prev.rows }))];
+      silver[i] = {
+        date: p.date,
+        rows: prev.rows + p.rows,
+        ipc: concatIpc(prev.ipc, p.ipc),
+        ...(hits.length ? { hits } : {}),
+      };
     }
   });
 

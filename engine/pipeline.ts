@@ -48,6 +48,11 @@ export interface PipelineOptions extends WorkerSettings {
   now?: () => number;
   /** AML scoring; without it rows score 0 (tests of the layers alone). */
   aml?: AmlShards;
+  /**
+   * The sanctions lists in force (the service's `SanctionsList`, reloaded when the files change):
+   * each task carries its version, and a worker holding another rereads `sanctionsPaths`.
+   */
+  sanctions?: { readonly version: string };
   /** The memory bound: above it, new work is shed with 503 MEMORY_PRESSURE. */
   memory?: MemoryGuard;
 }
@@ -106,6 +111,7 @@ export class Pipeline {
   private readonly threads: number;
   private readonly inline: (task: WorkTask) => WorkResult | WorkFailure;
   private readonly aml: AmlShards | undefined;
+  private readonly sanctions: { readonly version: string } | undefined;
   private readonly memory: MemoryGuard | undefined;
 
   constructor(
@@ -123,11 +129,13 @@ export class Pipeline {
       maxRows: opts.maxRows ?? ROW_BITS - 1,
       dataDir: store.dataDir,
       rulesPath: opts.rulesPath,
+      sanctionsPaths: opts.sanctionsPaths,
     };
     this.inlineBytes = opts.inlineBytes ?? 16 * 1024;
     this.splitBytes = opts.splitBytes ?? Number.POSITIVE_INFINITY;
     this.threads = threads;
     this.aml = opts.aml;
+    this.sanctions = opts.sanctions;
     this.memory = opts.memory;
     this.inline = createWork(settings);
     this.pool = new Piscina({
@@ -182,6 +190,7 @@ export class Pipeline {
 
   private async work(task: WorkTask): Promise<WorkResult> {
     task.rulesHash = this.aml?.rulesHash;
+    task.sanctionsVersion = this.sanctions?.version;
     if (task.body.byteLength <= this.inlineBytes) return unwrap(this.inline(task));
     return unwrap((await this.pool.run(task, { transferList: [task.body] })) as WorkResult | WorkFailure);
   }
@@ -239,6 +248,7 @@ export class Pipeline {
       batchId: meta.batchId,
       receivedAt: meta.receivedAt,
       rulesHash: this.aml?.rulesHash,
+      sanctionsVersion: this.sanctions?.version,
     };
     if (body.byteLength <= this.inlineBytes) {
       const res = unwrap(this.inline(task));
@@ -309,6 +319,7 @@ export class Pipeline {
           batchId: meta.batchId,
           receivedAt: meta.receivedAt,
           rulesHash: this.aml?.rulesHash,
+          sanctionsVersion: this.sanctions?.version,
           review: req.work,
         }),
       );

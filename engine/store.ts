@@ -31,11 +31,22 @@ import { guardLmdbCommitOrphans } from './storage-faults.ts';
 /** Rows per batch are below 2^20, so (seq, row) packs exactly into one safe integer. */
 export const ROW_BITS = 2 ** 20;
 
+/** A sanctions match of a staged row: its position in the part, similarity ×10,000, and the list entry. */
+export interface StagedHit {
+  pos: number;
+  similarity: number;
+  entry: { id: string; name: string; source: string };
+}
+
 export interface StagedSilver {
   batchId: string;
   seq: number;
-  /** Arrow IPC stream of the batch's accepted rows (SILVER schema), or several, one per event date. */
-  parts: { date: string; rows: number; ipc: Uint8Array }[];
+  /**
+   * Arrow IPC stream of the batch's accepted rows (SILVER schema), or several, one per event date;
+   * `hits` are the rows whose counterparty name matched a sanctions list when it was screened, in
+   * clear, before sealing (the AML shards read these, never the sealed names).
+   */
+  parts: { date: string; rows: number; ipc: Uint8Array; hits?: StagedHit[] }[];
   /** Rows (indices into each part, by date) found to be duplicates of stored history at commit. */
   drop?: Record<string, number[]>;
 }
@@ -51,7 +62,12 @@ export const stagingEncoder = {
       JSON.stringify({
         batchId: v.batchId,
         seq: v.seq,
-        parts: v.parts.map((p) => ({ date: p.date, rows: p.rows, bytes: p.ipc.byteLength })),
+        parts: v.parts.map((p) => ({
+          date: p.date,
+          rows: p.rows,
+          bytes: p.ipc.byteLength,
+          ...(p.hits?.length ? { hits: p.hits } : {}),
+        })),
         drop: v.drop,
       }),
     );
@@ -72,7 +88,7 @@ export const stagingEncoder = {
     const h = JSON.parse(buf.toString('utf8', 4, 4 + len)) as {
       batchId: string;
       seq: number;
-      parts: { date: string; rows: number; bytes: number }[];
+      parts: { date: string; rows: number; bytes: number; hits?: StagedHit[] }[];
       drop?: Record<string, number[]>;
     };
     let at = 4 + len;
@@ -80,7 +96,7 @@ export const stagingEncoder = {
     const parts = h.parts.map((p) => {
       const ipc = Uint8Array.prototype.slice.call(b, at, at + p.bytes); // a copy, even for a Buffer
       at += p.bytes;
-      return { date: p.date, rows: p.rows, ipc };
+      return { date: p.date, rows: p.rows, ipc, ...(p.hits ? { hits: p.hits } : {}) };
     });
     const v: StagedSilver = { batchId: h.batchId, seq: h.seq, parts };
     if (h.drop) v.drop = h.drop;

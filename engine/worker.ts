@@ -7,10 +7,11 @@ import { createHash } from 'node:crypto';
 import { threadId, workerData } from 'node:worker_threads';
 import { type RecordBatch, Table, tableToIPC } from 'apache-arrow';
 import { concatInputs, gbpColumn, inputFromVerdicts } from './aml/input.ts';
-import type { AmlInput } from './aml/kernel.ts';
+import { type AmlInput, F_SANCTIONED } from './aml/kernel.ts';
 import { type AmlRules, DEFAULT_RULES_PATH, loadRules } from './aml/rules.ts';
+import { SanctionsList, type ScreenResult } from './aml/sanctions.ts';
 import { FIELDS, REASON, REQUIRED_FIELDS, reasonsOf } from './codes.ts';
-import { columnsOf } from './columns.ts';
+import { columnsOf, type Utf8Column } from './columns.ts';
 import { type CommitMeta, commitDurably, type IngestOutcome } from './commit.ts';
 import { type ErrorCode, isSluiceError, SluiceError } from './errors.ts';
 import { type Format, parseBody } from './formats/index.ts';
@@ -23,7 +24,7 @@ import { loadReferenceData, type ReferencePaths } from './reference-data.ts';
 import { releaseRows } from './review/release.ts';
 import { dayString, SILVER_SCHEMA, silverParts } from './silver-rows.ts';
 import { isStorageFull } from './storage-faults.ts';
-import { Store } from './store.ts';
+import { type StagedHit, Store } from './store.ts';
 import { Validator } from './validator.ts';
 
 export interface WorkerSettings {
@@ -34,6 +35,11 @@ export interface WorkerSettings {
   ratesPath?: string;
   /** The AML rules file: rates, the high-risk list and the round-amount step. */
   rulesPath?: string;
+  /**
+   * Sanctions lists: counterparty names are screened here, while they are still in clear (before
+   * sealing), and the matches travel with the rows. Without them nothing is screened.
+   */
+  sanctionsPaths?: string[];
   maxFutureMs?: number;
   maxRows?: number;
 }
@@ -52,6 +58,8 @@ export interface WorkTask {
   result?: WorkResult;
   /** The rules file's hash in force: a worker holding another reloads the file first. */
   rulesHash?: string;
+  /** The sanctions lists' version in force (`SanctionsList.version`): likewise. */
+  sanctionsVersion?: string;
   /**
    * A reviewer's release or correction (engine/review/): with `release`, rows whose faults a
    * release may overrule are accepted as sent; `silverFlags` are OR-ed into their silver `flags`.
@@ -90,7 +98,7 @@ export interface WorkResult {
   txIds: (string | null)[];
   /** 1 where the row's tx id is well formed and first in the request: it claims the id. */
   claims: Uint8Array;
-  silver: { date: string; rows: number; ipc: Uint8Array }[];
+  silver: { date: string; rows: number; ipc: Uint8Array; hits?: StagedHit[] }[];
   /** Per request row: index into `silver` (-1 if not accepted) and position within that part. */
   silverPart: Int32Array;
   silverPos: Int32Array;
@@ -129,6 +137,7 @@ interface Engine {
   validator: Validator;
   rules: AmlRules;
   rates: RateTable;
+  sanctions: SanctionsList | null;
   /** Seals personal fields for ingest (absent without a data dir: validate-only use). */
   seal: { ring: Keyring; cipher: RowCipher } | null;
 }
@@ -141,6 +150,7 @@ function engineFor(settings: WorkerSettings): Engine {
     validator: new Validator(kernels, { maxFutureMs: settings.maxFutureMs }),
     rules,
     rates: settings.ratesPath ? RateTable.load(settings.ratesPath) : RateTable.fromRules(rules.doc.rates),
+    sanctions: settings.sanctionsPaths?.length ? SanctionsList.load(settings.sanctionsPaths) : null,
     // Its own WASM instance: the cipher resets its memory per call, which must not touch the
     // validator's verdict columns.
     seal: settings.dataDir ? { ring: keyringFor(settings.dataDir, threadId), cipher: new RowCipher() } : null,
@@ -152,6 +162,20 @@ function refreshRules(engine: Engine, hash: string | undefined): void {
   if (!hash || hash === engine.rules.hash) return;
   engine.rules = loadRules(engine.settings.rulesPath ?? DEFAULT_RULES_PATH);
   if (!engine.settings.ratesPath) engine.rates = RateTable.fromRules(engine.rules.doc.rates);
+}
+
+/**
+ * Picks up sanctions lists the service has reloaded. A reload that fails here (the files changed
+ * again, badly, since the service read them) keeps the list in force, as the service's own does.
+ */
+function refreshSanctions(engine: Engine, version: string | undefined): void {
+  if (version && engine.sanctions && version !== engine.sanctions.version) engine.sanctions.reload();
+}
+
+/** Screens a batch's counterparty names (all rows); null without lists or names. */
+function screenNames(engine: Engine, col: Utf8Column | undefined, n: number): ScreenResult | null {
+  if (!engine.sanctions || !col || n === 0) return null;
+  return engine.sanctions.screen.screen(col, n, engine.rules.sanctionsThreshold);
 }
 
 /**
@@ -197,6 +221,7 @@ export default async function work(task: WorkTask): Promise<WorkResult | WorkFai
 function guarded(engine: Engine, task: WorkTask): WorkResult | WorkFailure {
   try {
     refreshRules(engine, task.rulesHash);
+    refreshSanctions(engine, task.sanctionsVersion);
     return run(engine, task);
   } catch (e) {
     // Errors cross the thread boundary as plain data: a cloned Error loses its code.
@@ -235,7 +260,8 @@ function channelId(col: Col, i: number): number {
   return (((((col.data[s] as number) & 31) << 4) | (len & 15)) << 1) | ((col.data[s + 2] as number) & 1);
 }
 
-function run({ settings, validator, rates, rules, seal }: Engine, task: WorkTask): WorkResult {
+function run(engine: Engine, task: WorkTask): WorkResult {
+  const { settings, validator, rates, rules, seal } = engine;
   const bytes = new Uint8Array(task.body);
   if (task.kind === 'ingest') {
     if (!seal) throw new SluiceError('INTERNAL', 'ingest needs a data dir for the keyring');
@@ -277,6 +303,7 @@ function run({ settings, validator, rates, rules, seal }: Engine, task: WorkTask
   const accountIndex = new Map<number, Map<string, number>>();
   const quarantine: QuarantineRow[] = [];
   const silverByDate = new Map<string, RecordBatch[]>();
+  const hitsByDate = new Map<string, StagedHit[]>();
   const partIndexOf = new Map<string, number>();
   const silverCount = new Map<string, number>();
   const lateness = new Float64Array(total);
@@ -292,8 +319,17 @@ function run({ settings, validator, rates, rules, seal }: Engine, task: WorkTask
     const v = validator.validateColumns(cols, seen);
     if (task.review?.release) releaseRows(v);
     validateMs += performance.now() - tv;
+    // Screened here, in clear: the AML shards then never need to open a sealed name.
+    const screened = screenNames(engine, cols.text.counterparty_name, cols.numRows);
     if (task.kind === 'validate') {
-      amlParts.push(inputFromVerdicts(validator.kernels.memory, cols, v, rules, true));
+      const input = inputFromVerdicts(validator.kernels.memory, cols, v, rules, true);
+      if (screened) {
+        for (let i = 0; i < input.n; i++) {
+          if ((screened.entry[i] as number) >= 0) input.flags[i] = (input.flags[i] as number) | F_SANCTIONED;
+        }
+      }
+      input.names = null;
+      amlParts.push(input);
     }
     const n = cols.numRows;
     const t = cols.text;
@@ -402,6 +438,19 @@ function run({ settings, validator, rates, rules, seal }: Engine, task: WorkTask
         part.rows.forEach((i, k) => {
           silverPart[offset + i] = partIndex;
           silverPos[offset + i] = base + k;
+          const entry = screened ? (screened.entry[i] as number) : -1;
+          if (entry >= 0 && screened) {
+            const hit = { pos: base + k, similarity: screened.similarity[i] as number };
+            const found = engine.sanctions?.screen.entryAt(entry);
+            if (found) {
+              let hits = hitsByDate.get(date);
+              if (!hits) {
+                hits = [];
+                hitsByDate.set(date, hits);
+              }
+              hits.push({ ...hit, entry: found });
+            }
+          }
         });
       }
     }
@@ -409,10 +458,12 @@ function run({ settings, validator, rates, rules, seal }: Engine, task: WorkTask
   }
   const silver: WorkResult['silver'] = [];
   for (const [date, list] of silverByDate) {
+    const hits = hitsByDate.get(date);
     silver.push({
       date,
       rows: silverCount.get(date) as number,
       ipc: tableToIPC(new Table(SILVER_SCHEMA, list), 'stream'),
+      ...(hits ? { hits } : {}),
     });
   }
   const late = lateness.subarray(0, latenessCount).sort();

@@ -137,7 +137,7 @@ export function alertsOf(
   rows: Uint32Array,
   out: ScoredRows,
   rules: AmlRules,
-  names: NameScreen | null,
+  names: Pick<NameScreen, 'entryAt'> | null,
 ): AlertRecord[] {
   const alerts: AlertRecord[] = [];
   const words = out.detail.length / Math.max(1, batch.numRows);

@@ -7,22 +7,17 @@
  * are replayed from staging (which the roller keeps until every shard has checkpointed past
  * them), so the state and every alert come out exactly as without the crash.
  */
-import { parentPort, threadId, workerData } from 'node:worker_threads';
-import { type Data, type RecordBatch, tableFromIPC } from 'apache-arrow';
-import type { Utf8Column } from '../columns.ts';
+import { parentPort, workerData } from 'node:worker_threads';
+import { tableFromIPC } from 'apache-arrow';
 import { crashPoint } from '../faults.ts';
-import { RowCipher } from '../pii/cipher.ts';
-import { keyringFor } from '../pii/keyring.ts';
-import { openFirstColumn } from '../pii/seal.ts';
 import { storageFault } from '../storage-faults.ts';
-import { Store } from '../store.ts';
+import { type StagedHit, Store } from '../store.ts';
 import { type AlertRecord, alertsOf, type PartScores } from './alerts.ts';
 import { AmlEngine } from './engine.ts';
 import { inputFromSilver, rowsOfShard, unpackInput } from './input.ts';
-import { type SlotStore, slotKey } from './kernel.ts';
+import { F_SANCTIONED, type SlotStore, slotKey } from './kernel.ts';
 import { RULE, RULE_NAMES } from './rule-names.ts';
 import { type AmlRules, parseRules } from './rules.ts';
-import { SanctionsList } from './sanctions.ts';
 import { storePart } from './silver-columns.ts';
 import { packSlot, SLOT_WORDS, unpackSlot } from './slot-codec.ts';
 import { amlKeys } from './store-keys.ts';
@@ -32,7 +27,6 @@ export interface ShardSettings {
   shard: number;
   shards: number;
   rulesText: string;
-  sanctionsPaths: string[];
   capacity: number;
   checkpointMs: number;
   /** Dirty evicted slots held before a checkpoint is forced. */
@@ -42,7 +36,6 @@ export interface ShardSettings {
 export type ToShard =
   | { type: 'tick'; seq: number }
   | { type: 'rules'; rulesText: string }
-  | { type: 'sanctions' }
   | { type: 'validate'; id: number; wire: ArrayBuffer } // an AmlInput, `packInput`-ed
   | { type: 'checkpoint'; id: number }
   | { type: 'stop'; id: number };
@@ -62,37 +55,37 @@ export type FromShard =
     }
   | { type: 'validated'; id: number; score: Uint8Array; rules: Uint16Array }
   | { type: 'done'; id: number }
-  | { type: 'sanctions'; shard: number; ok: boolean; size: number; error?: string; version: string }
   | { type: 'failed'; shard: number; error: string };
 
 const s = workerData as ShardSettings;
 const port = parentPort as NonNullable<typeof parentPort>;
 const store = new Store({ dataDir: s.dataDir });
-// Names reach silver sealed per subject; screening opens them here, in this thread only.
-const ring = keyringFor(s.dataDir, threadId);
-const cipher = new RowCipher();
-/** Opens `rows` of a part's sealed names (`names`, as `inputFromSilver` read them). */
-function openNames(batch: RecordBatch, names: Utf8Column, rows: Uint32Array): Utf8Column | null {
-  const refs = batch.getChild('pii_key')?.data[0] as Data | undefined;
-  const nonces = batch.getChild('pii_nonce')?.data[0] as Data | undefined;
-  if (!refs || !nonces) return null;
-  const n = batch.numRows;
-  const nv = nonces.values as Uint8Array;
-  const no = nonces.valueOffsets as Int32Array;
-  return openFirstColumn(
-    ring,
-    cipher,
-    names,
-    (refs.values as BigInt64Array).subarray(0, n),
-    nv.subarray(no[0] as number, no[n] as number),
-    rows,
-  );
+
+/**
+ * Sanctions matches of the part's rows `from`..`from + n` (its record batch), as the pool worker
+ * found them when it screened the names in clear: flags for the kernel, and the similarity and
+ * entry index per row, with the entries, for the alerts' explanations. The shard never opens a
+ * sealed name.
+ */
+function stagedMatches(hits: StagedHit[] | undefined, from: number, n: number, flags: Uint8Array) {
+  const similarity = new Uint16Array(n);
+  const entry = new Int32Array(n).fill(-1);
+  const entries: StagedHit['entry'][] = [];
+  for (const h of hits ?? []) {
+    const i = h.pos - from;
+    if (i < 0 || i >= n) continue;
+    flags[i] = (flags[i] as number) | F_SANCTIONED;
+    similarity[i] = h.similarity;
+    entry[i] = entries.push(h.entry) - 1;
+  }
+  return { similarity, entry, entryAt: (k: number) => entries[k] };
 }
 const K = amlKeys(s.shard);
 
 let rules: AmlRules = parseRules(new TextEncoder().encode(s.rulesText), 'rules');
-const sanctions = SanctionsList.load(s.sanctionsPaths);
-const engine = new AmlEngine(rules, sanctions.screen, s.capacity);
+// No sanctions list here: names are screened by the pool workers (see `stagedMatches`), and a
+// validate request's rows arrive already flagged.
+const engine = new AmlEngine(rules, null, s.capacity);
 const slotBytes = engine.kernel.slotBytes;
 if (slotBytes !== 8 * SLOT_WORDS)
   throw new Error('the AML kernel and slot-codec.ts disagree on the slot layout');
@@ -201,7 +194,6 @@ function scoreSeq(seq: number): void {
   const parts: PartScores[] = [];
   const alerts: AlertRecord[] = [];
   if (staged) {
-    ring.refresh(); // drop keys destroyed by an erasure since the last batch
     for (const part of staged.parts) {
       const scores: PartScores = {
         date: part.date,
@@ -216,14 +208,15 @@ function scoreSeq(seq: number): void {
         const m = batch.numRows;
         const local = drop.filter((d) => d >= base && d < base + m).map((d) => d - base);
         const input = inputFromSilver(engine.kernel.memory, batch, rules, local);
+        input.names = null;
+        const matches = stagedMatches(part.hits, base, m, input.flags);
         const mine = rowsOfShard(input.key, s.shard, s.shards);
-        // Only this shard's rows are screened, so only their names are opened.
-        input.names = input.names && openNames(batch, input.names, mine);
         const out = engine.score(input, mine, slots, false);
         scores.score.set(out.score, base);
         scores.rules.set(out.rules, base);
         scores.flags.set(out.flags, base);
-        alerts.push(...alertsOf(batch, mine, out, rules, engine.sanctions));
+        const explained = { ...out, similarity: matches.similarity, entry: matches.entry };
+        alerts.push(...alertsOf(batch, mine, explained, rules, matches));
         base += m;
       }
       parts.push(scores);
@@ -365,20 +358,6 @@ port.on('message', (msg: ToShard) => {
         rulesText = msg.rulesText;
         engine.setRules(rules);
         checkpoint();
-      });
-      break;
-    case 'sanctions':
-      void serial(() => {
-        const r = sanctions.reload();
-        engine.setSanctions(sanctions.screen);
-        port.postMessage({
-          type: 'sanctions',
-          shard: s.shard,
-          ok: r.ok,
-          size: sanctions.size,
-          error: r.ok ? undefined : String(r.error),
-          version: sanctions.version,
-        } satisfies FromShard);
       });
       break;
     case 'validate':

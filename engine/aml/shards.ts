@@ -1,7 +1,8 @@
 /**
  * The main thread's side of the AML shards: starts one worker thread per shard, tells them when
  * batches commit, waits for their scores of a batch (the reply's alert count), fans a validate
- * request out to them and merges the answers, and passes on rules and sanctions reloads.
+ * request out to them and merges the answers, and passes on rules reloads. (Sanctions lists are
+ * the pool workers': names are screened before they are sealed.)
  */
 import { readFileSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
@@ -16,12 +17,10 @@ export interface AmlShardOptions {
   dataDir: string;
   shards?: number;
   rulesPath: string;
-  sanctionsPaths: string[];
   /** Resident accounts per shard (default 65,536: about 75 MiB of state). */
   capacity?: number;
   checkpointMs?: number;
   onFailure?: (shard: number, error: string) => void;
-  onSanctions?: (r: { shard: number; ok: boolean; size: number; error?: string; version: string }) => void;
   /** Each batch a shard scored (for metrics). */
   onScored?: (m: Extract<FromShard, { type: 'scored' }>) => void;
 }
@@ -58,7 +57,6 @@ export class AmlShards {
         shard,
         shards: this.count,
         rulesText,
-        sanctionsPaths: opts.sanctionsPaths,
         capacity: opts.capacity ?? 65536,
         checkpointMs: opts.checkpointMs ?? 2000,
         maxPendingSlots: 65536,
@@ -133,9 +131,6 @@ export class AmlShards {
         }
         break;
       }
-      case 'sanctions':
-        this.opts.onSanctions?.(m);
-        break;
       case 'failed':
         this.opts.onFailure?.(m.shard, m.error);
         break;
@@ -211,11 +206,6 @@ export class AmlShards {
       this.rulesHashInForce = rules.hash;
     }
     return { hash: rules.hash, version: rules.doc.version, changed };
-  }
-
-  /** Every shard reloads the sanctions files; each keeps its old list if the new one fails. */
-  reloadSanctions(): void {
-    for (const w of this.workers) w.postMessage({ type: 'sanctions' } satisfies ToShard);
   }
 
   async checkpoint(): Promise<void> {

@@ -121,6 +121,16 @@ describe('AML in the service', () => {
     ]);
     expect(byTx.get('V10')?.rules[1]?.detail).toBe('11th transaction in 5 min');
     expect(byTx.get('N1')?.score).toBe(100);
+    // Screened by the pool worker while the name was in clear; the shard explains it from what
+    // was staged with the row, naming the list entry.
+    const sanction = (byTx.get('N1')?.rules ?? [])[0] as unknown as {
+      rule: string;
+      detail: string;
+      values: { list_id: string; similarity: number };
+    };
+    expect(sanction.rule).toBe('SANCTIONS_MATCH');
+    expect(sanction.detail).toMatch(/^(0\.9\d|1\.00) similar to ".+" \((OFSI|OFAC):[^)]+\)$/);
+    expect(sanction.values.list_id).toMatch(/^(OFSI|OFAC):/);
 
     const struct = await get(`${svc.url}/v1/alerts?rule=STRUCTURING`);
     expect(struct.json.alerts.map((a: { tx_id: string }) => a.tx_id)).toEqual(['S3', 'S4']);
