@@ -138,6 +138,8 @@ interface Engine {
   rules: AmlRules;
   rates: RateTable;
   sanctions: SanctionsList | null;
+  /** The last sanctions version a task announced (see `refreshSanctions`). */
+  sanctionsAsked?: string;
   /** Seals personal fields for ingest (absent without a data dir: validate-only use). */
   seal: { ring: Keyring; cipher: RowCipher } | null;
 }
@@ -165,11 +167,15 @@ function refreshRules(engine: Engine, hash: string | undefined): void {
 }
 
 /**
- * Picks up sanctions lists the service has reloaded. A reload that fails here (the files changed
- * again, badly, since the service read them) keeps the list in force, as the service's own does.
+ * Picks up sanctions lists the service has reloaded, once per version it announces. A reload that
+ * fails here (the files changed again, badly, since the service read them) keeps the list in
+ * force, as the service's own does; the next announced version tries again. Not retrying per task
+ * keeps a bad file from being reparsed for every batch.
  */
 function refreshSanctions(engine: Engine, version: string | undefined): void {
-  if (version && engine.sanctions && version !== engine.sanctions.version) engine.sanctions.reload();
+  if (!version || !engine.sanctions || version === engine.sanctionsAsked) return;
+  engine.sanctionsAsked = version;
+  if (version !== engine.sanctions.version) engine.sanctions.reload();
 }
 
 /** Screens a batch's counterparty names (all rows); null without lists or names. */
