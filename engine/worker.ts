@@ -444,18 +444,12 @@ function run(engine: Engine, task: WorkTask): WorkResult {
         part.rows.forEach((i, k) => {
           silverPart[offset + i] = partIndex;
           silverPos[offset + i] = base + k;
-          const entry = screened ? (screened.entry[i] as number) : -1;
-          if (entry >= 0 && screened) {
-            const hit = { pos: base + k, similarity: screened.similarity[i] as number };
-            const found = engine.sanctions?.screen.entryAt(entry);
-            if (found) {
-              let hits = hitsByDate.get(date);
-              if (!hits) {
-                hits = [];
-                hitsByDate.set(date, hits);
-              }
-              hits.push({ ...hit, entry: found });
-            }
+          const at = screened ? (screened.entry[i] as number) : -1;
+          const entry = at >= 0 ? engine.sanctions?.screen.entryAt(at) : undefined;
+          if (entry) {
+            const hits = hitsByDate.get(date) ?? [];
+            hits.push({ pos: base + k, similarity: screened?.similarity[i] as number, entry });
+            hitsByDate.set(date, hits);
           }
         });
       }

@@ -66,10 +66,6 @@ export class AmlEngine {
     this.rulesInForce = rules;
   }
 
-  setSanctions(names: NameScreen | null): void {
-    this.names = names;
-  }
-
   /** Scores the rows listed (all when null); see `AmlKernel.score`. */
   score(input: AmlInput, rows: Uint32Array | null, store: SlotStore, dry: boolean): ScoredRows {
     const n = input.n;

@@ -190,8 +190,8 @@ export function inputFromSilver(
     }
   }
   derive(mem, int64Of(batch, 'amount_minor').values, utf8Of(batch, 'currency'), country, gbp, false, flags);
-  // Names in silver are sealed: the caller opens the rows it screens (engine/pii/seal.ts).
-  return { n, key, ts, gbp, flags, names: utf8Of(batch, 'counterparty_name') };
+  // No names: silver holds them sealed, and they were screened before sealing (the staged hits).
+  return { n, key, ts, gbp, flags, names: null };
 }
 
 /**
@@ -257,26 +257,31 @@ export function concatInputs(parts: AmlInput[]): AmlInput {
   return { n, key, ts, gbp, flags, names: { kind: 'utf8', offsets, data, validity } };
 }
 
+/** Byte offsets of `packInput`'s sections; each starts on 8 bytes, after a 16-byte header. */
+function wireLayout(n: number, dataBytes: number, hasNames: boolean, hasValidity: boolean) {
+  const pad = (x: number) => (x + 7) & ~7;
+  const key = 16;
+  const ts = key + 8 * n;
+  const gbp = ts + 8 * n;
+  const flags = gbp + 8 * n;
+  const offsets = pad(flags + n);
+  const data = pad(offsets + (hasNames ? 4 * (n + 1) : 0));
+  const validity = pad(data + dataBytes);
+  const end = validity + (hasValidity ? (n + 7) >> 3 : 0);
+  return { key, ts, gbp, flags, offsets, data, validity, end };
+}
+
 /**
  * An input as one buffer, for the hop to a shard thread: one transferable buffer instead of a
  * structured clone of six typed arrays, which cost a single-row validate request more than its
- * scoring. Sections start on 8 bytes: a header (n, name bytes, whether names and their validity
- * are present), then key, ts, gbp, flags, name offsets, name bytes, name validity.
+ * scoring. A header (n, name bytes, whether names and their validity are present), then key, ts,
+ * gbp, flags, name offsets, name bytes, name validity (`wireLayout`).
  */
 export function packInput(input: AmlInput): ArrayBuffer {
   const n = input.n;
   const names = input.names;
   const dataBytes = names ? (names.offsets[n] as number) - (names.offsets[0] as number) : 0;
-  const pad = (x: number) => (x + 7) & ~7;
-  const vBytes = (n + 7) >> 3;
-  const at = { key: 16, ts: 0, gbp: 0, flags: 0, offsets: 0, data: 0, validity: 0, end: 0 };
-  at.ts = at.key + 8 * n;
-  at.gbp = at.ts + 8 * n;
-  at.flags = at.gbp + 8 * n;
-  at.offsets = pad(at.flags + n);
-  at.data = pad(at.offsets + (names ? 4 * (n + 1) : 0));
-  at.validity = pad(at.data + dataBytes);
-  at.end = at.validity + (names?.validity ? vBytes : 0);
+  const at = wireLayout(n, dataBytes, !!names, !!names?.validity);
   const buf = new ArrayBuffer(at.end);
   new Uint32Array(buf, 0, 4).set([n, dataBytes, names ? 1 : 0, names?.validity ? 1 : 0]);
   new BigUint64Array(buf, at.key, n).set(input.key.subarray(0, n));
@@ -288,7 +293,10 @@ export function packInput(input: AmlInput): ArrayBuffer {
     const offsets = new Int32Array(buf, at.offsets, n + 1);
     for (let i = 0; i <= n; i++) offsets[i] = (names.offsets[i] as number) - base;
     new Uint8Array(buf, at.data, dataBytes).set(names.data.subarray(base, base + dataBytes));
-    if (names.validity) new Uint8Array(buf, at.validity, vBytes).set(names.validity.subarray(0, vBytes));
+    if (names.validity)
+      new Uint8Array(buf, at.validity, at.end - at.validity).set(
+        names.validity.subarray(0, at.end - at.validity),
+      );
   }
   return buf;
 }
@@ -296,26 +304,19 @@ export function packInput(input: AmlInput): ArrayBuffer {
 /** The input `packInput` packed, as views of the buffer (no copy). */
 export function unpackInput(buf: ArrayBuffer): AmlInput {
   const [n = 0, dataBytes = 0, hasNames = 0, hasValidity = 0] = new Uint32Array(buf, 0, 4);
-  const pad = (x: number) => (x + 7) & ~7;
-  const key = 16;
-  const ts = key + 8 * n;
-  const gbp = ts + 8 * n;
-  const flags = gbp + 8 * n;
-  const offsets = pad(flags + n);
-  const data = pad(offsets + (hasNames ? 4 * (n + 1) : 0));
-  const validity = pad(data + dataBytes);
+  const at = wireLayout(n, dataBytes, hasNames === 1, hasValidity === 1);
   return {
     n,
-    key: new BigUint64Array(buf, key, n),
-    ts: new BigInt64Array(buf, ts, n),
-    gbp: new BigInt64Array(buf, gbp, n),
-    flags: new Uint8Array(buf, flags, n),
+    key: new BigUint64Array(buf, at.key, n),
+    ts: new BigInt64Array(buf, at.ts, n),
+    gbp: new BigInt64Array(buf, at.gbp, n),
+    flags: new Uint8Array(buf, at.flags, n),
     names: hasNames
       ? {
           kind: 'utf8',
-          offsets: new Int32Array(buf, offsets, n + 1),
-          data: new Uint8Array(buf, data, dataBytes),
-          validity: hasValidity ? new Uint8Array(buf, validity, (n + 7) >> 3) : null,
+          offsets: new Int32Array(buf, at.offsets, n + 1),
+          data: new Uint8Array(buf, at.data, dataBytes),
+          validity: hasValidity ? new Uint8Array(buf, at.validity, at.end - at.validity) : null,
         }
       : null,
   };

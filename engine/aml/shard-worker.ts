@@ -208,7 +208,6 @@ function scoreSeq(seq: number): void {
         const m = batch.numRows;
         const local = drop.filter((d) => d >= base && d < base + m).map((d) => d - base);
         const input = inputFromSilver(engine.kernel.memory, batch, rules, local);
-        input.names = null;
         const matches = stagedMatches(part.hits, base, m, input.flags);
         const mine = rowsOfShard(input.key, s.shard, s.shards);
         const out = engine.score(input, mine, slots, false);

@@ -12,13 +12,10 @@
  */
 import { randomFillSync } from 'node:crypto';
 import { Binary, type Data, makeData, type Utf8 } from 'apache-arrow';
-import type { Utf8Column } from '../columns.ts';
 import type { RowCipher } from './cipher.ts';
 import { xorStream } from './cipher.ts';
 import { ERASED, PII_FIELDS, type PiiField } from './fields.ts';
 import type { Keyring } from './keyring.ts';
-
-const NO_KEY = 0xffffffff;
 
 /** A quarantine record's (or any single record's) sealed personal fields. */
 export interface SealedFields {
@@ -159,49 +156,6 @@ export function fixedBinary(bytes: Uint8Array, width: number, m: number): Data<B
   const offsets = new Int32Array(m + 1);
   for (let k = 0; k <= m; k++) offsets[k] = k * width;
   return makeData({ type: new Binary(), length: m, nullCount: 0, valueOffsets: offsets, data: bytes });
-}
-
-/**
- * Opens one sealed column (stream offset 0: `counterparty_name`) for reading in this thread, e.g.
- * names for sanctions screening. Rows whose key is destroyed come back blank.
- */
-export function openFirstColumn(
-  ring: Keyring,
-  cipher: RowCipher,
-  col: Utf8Column,
-  refs: BigInt64Array,
-  nonces: Uint8Array,
-  /** Open only these rows (the others keep their sealed bytes); all when absent. */
-  only?: Uint32Array,
-): Utf8Column {
-  const m = refs.length;
-  const keyOfRow = new Uint32Array(m).fill(NO_KEY);
-  const index = new Map<Uint8Array, number>(); // by key object, as in sealColumns
-  const keys: Uint8Array[] = [];
-  const offsets = Int32Array.from(col.offsets.subarray(0, m + 1));
-  const data = Uint8Array.prototype.slice.call(col.data, 0, offsets[m] as number);
-  const rows = only ?? Uint32Array.from({ length: m }, (_, k) => k);
-  for (const k of rows) {
-    const ref = Number(refs[k]);
-    const key = ring.keyOf(ref);
-    if (!key) {
-      data.fill(0x20, offsets[k] as number, offsets[k + 1] as number); // erased: screen as blank
-      continue;
-    }
-    let at = index.get(key);
-    if (at === undefined) {
-      at = keys.length;
-      index.set(key, at);
-      keys.push(key);
-    }
-    keyOfRow[k] = at;
-  }
-  const keyBytes = new Uint8Array(32 * keys.length);
-  keys.forEach((key, i) => {
-    keyBytes.set(key, 32 * i);
-  });
-  cipher.xorRows(keyBytes, keyOfRow, nonces, [{ offsets, data }]);
-  return { kind: 'utf8', offsets, data, validity: col.validity };
 }
 
 const BODY_MAGIC = 0x31424c53; // "SLB1"
