@@ -11,10 +11,10 @@ import { type AmlInput, F_SANCTIONED } from './aml/kernel.ts';
 import { type AmlRules, DEFAULT_RULES_PATH, loadRules } from './aml/rules.ts';
 import { SanctionsList, type ScreenResult } from './aml/sanctions.ts';
 import { FIELDS, REASON, REQUIRED_FIELDS, reasonsOf } from './codes.ts';
-import { columnsOf, type Utf8Column } from './columns.ts';
+import type { ColumnSet, Utf8Column } from './columns.ts';
 import { type CommitMeta, commitDurably, type IngestOutcome } from './commit.ts';
 import { type ErrorCode, isSluiceError, SluiceError } from './errors.ts';
-import { type Format, parseBody } from './formats/index.ts';
+import { type Format, parseColumns } from './formats/index.ts';
 import { Kernels } from './kernels.ts';
 import { RowCipher } from './pii/cipher.ts';
 import { type Keyring, keyringFor } from './pii/keyring.ts';
@@ -274,10 +274,13 @@ function run(engine: Engine, task: WorkTask): WorkResult {
     // A subject erased since the last batch must not be sealed under its destroyed key.
     seal.ring.refresh();
   }
-  // A split body is hashed once, by its first share.
-  const sha256 = task.part && task.part.index > 0 ? '' : createHash('sha256').update(bytes).digest('hex');
+  // A split body is hashed once, by its first share; a validate body is not kept, so not hashed.
+  const sha256 =
+    task.kind === 'validate' || (task.part && task.part.index > 0)
+      ? ''
+      : createHash('sha256').update(bytes).digest('hex');
   const t0 = performance.now();
-  const all: RecordBatch[] = parseBody(task.format, bytes);
+  const all: ColumnSet[] = parseColumns(task.format, bytes);
   const parseMs = performance.now() - t0;
   let validateMs = 0;
   const bodyRows = all.reduce((s, b) => s + b.numRows, 0);
@@ -319,8 +322,7 @@ function run(engine: Engine, task: WorkTask): WorkResult {
   const seen = new Set<string>();
   const amlParts: AmlInput[] = [];
   let offset = 0;
-  for (const batch of batches) {
-    const cols = columnsOf(batch);
+  for (const cols of batches) {
     const tv = performance.now();
     const v = validator.validateColumns(cols, seen);
     if (task.review?.release) releaseRows(v);

@@ -5,8 +5,9 @@
  * cells are ignored. A quote that breaks RFC 4180 refuses the whole body: it cannot be parsed.
  */
 import type { RecordBatch } from 'apache-arrow';
+import type { ColumnSet } from '../columns.ts';
 import { SluiceError } from '../errors.ts';
-import { fieldIndex, TextBatchBuilder } from './text-batch-builder.ts';
+import { fieldIndex, recordBatchOf, TextBatchBuilder } from './text-batch-builder.ts';
 
 const QUOTE = 0x22;
 const COMMA = 0x2c;
@@ -39,7 +40,7 @@ export class CsvScanner {
   private col = 0;
   private line = 1;
   private first = true;
-  private readonly out: RecordBatch[] = [];
+  private readonly out: ColumnSet[] = [];
 
   constructor(opts: CsvOptions = {}) {
     this.builder = new TextBatchBuilder(opts);
@@ -48,7 +49,7 @@ export class CsvScanner {
   }
 
   /** Scans a chunk; returns the batches completed by it. */
-  push(chunk: Uint8Array): RecordBatch[] {
+  push(chunk: Uint8Array): ColumnSet[] {
     let i = 0;
     if (this.first && chunk.length > 0) {
       this.first = false;
@@ -120,7 +121,7 @@ export class CsvScanner {
   }
 
   /** Ends the input; returns the last batches. An open quote at the end is an error. */
-  end(): RecordBatch[] {
+  end(): ColumnSet[] {
     if (this.state === State.Quoted) this.fail('a quoted field is not closed');
     if (
       this.state === State.Unquoted ||
@@ -206,8 +207,13 @@ export class CsvScanner {
   }
 }
 
-/** Parses a whole CSV body. */
+/** Parses a whole CSV body into Arrow batches. */
 export function parseCsv(body: Uint8Array, opts: CsvOptions = {}): RecordBatch[] {
+  return csvColumns(body, opts).map(recordBatchOf);
+}
+
+/** The same, as the kernels' columns. */
+export function csvColumns(body: Uint8Array, opts: CsvOptions = {}): ColumnSet[] {
   const s = new CsvScanner(opts);
   return [...s.push(body), ...s.end()];
 }

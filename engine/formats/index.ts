@@ -1,16 +1,18 @@
 /**
- * Every CONTRACT §2 format, by content type (HTTP) or file extension (CLI), into Arrow record
- * batches. Whole bodies for HTTP; streams for files where the format allows (CSV, NDJSON, Arrow).
+ * Every CONTRACT §2 format, by content type (HTTP) or file extension (CLI), into the kernels'
+ * columns (the pipeline) or Arrow record batches (the CLI). Whole bodies for HTTP; streams for files where the format allows (CSV, NDJSON, Arrow).
  */
 import { createReadStream } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { extname } from 'node:path';
 import { type RecordBatch, RecordBatchReader } from 'apache-arrow';
+import { type ColumnSet, columnsOf } from '../columns.ts';
 import { SluiceError } from '../errors.ts';
 import { checkBatch, parseArrow } from './arrow.ts';
-import { CsvScanner, parseCsv } from './csv.ts';
-import { NdjsonScanner, parseJson, parseNdjson } from './json.ts';
-import { parseMsgpack } from './msgpack.ts';
+import { CsvScanner, csvColumns } from './csv.ts';
+import { jsonColumns, NdjsonScanner, ndjsonColumns } from './json.ts';
+import { msgpackColumns } from './msgpack.ts';
+import { recordBatchOf } from './text-batch-builder.ts';
 
 export const FORMATS = {
   arrow: 'application/vnd.apache.arrow.stream',
@@ -52,20 +54,32 @@ export interface ParseOptions {
   maxFieldBytes?: number;
 }
 
-/** Parses a whole body. An empty body is refused: it holds no batch to account for. */
+/** Parses a whole body into Arrow batches. An empty body is refused: it holds no batch to account for. */
 export function parseBody(format: Format, body: Uint8Array, opts: ParseOptions = {}): RecordBatch[] {
+  if (format === 'arrow') {
+    if (body.length === 0) throw new SluiceError('BODY_EMPTY');
+    return parseArrow(body);
+  }
+  return parseColumns(format, body, opts).map(recordBatchOf);
+}
+
+/**
+ * Parses a whole body into the kernels' columns: what the pipeline works on. The text formats
+ * build them directly, with no Arrow objects on the way; Arrow's own are read in place.
+ */
+export function parseColumns(format: Format, body: Uint8Array, opts: ParseOptions = {}): ColumnSet[] {
   if (body.length === 0) throw new SluiceError('BODY_EMPTY');
   switch (format) {
     case 'arrow':
-      return parseArrow(body);
+      return parseArrow(body).map(columnsOf);
     case 'json':
-      return parseJson(body, opts);
+      return jsonColumns(body, opts);
     case 'ndjson':
-      return parseNdjson(body, opts);
+      return ndjsonColumns(body, opts);
     case 'csv':
-      return parseCsv(body, opts);
+      return csvColumns(body, opts);
     case 'msgpack':
-      return parseMsgpack(body, opts);
+      return msgpackColumns(body, opts);
   }
 }
 
@@ -93,9 +107,9 @@ export async function* readFileBatches(
     }
     const scanner = format === 'csv' ? new CsvScanner(opts) : new NdjsonScanner(opts);
     for await (const chunk of stream) {
-      yield* scanner.push(chunk as Buffer);
+      yield* scanner.push(chunk as Buffer).map(recordBatchOf);
     }
-    yield* scanner.end();
+    yield* scanner.end().map(recordBatchOf);
   } catch (e) {
     if (e instanceof SluiceError) throw e;
     const err = e as NodeJS.ErrnoException;

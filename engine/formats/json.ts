@@ -7,8 +7,9 @@
  * field rules then reject (the row is quarantined, not dropped). `null` is absent.
  */
 import type { RecordBatch } from 'apache-arrow';
+import type { ColumnSet } from '../columns.ts';
 import { SluiceError } from '../errors.ts';
-import { fieldIndex, TextBatchBuilder } from './text-batch-builder.ts';
+import { fieldIndex, recordBatchOf, TextBatchBuilder } from './text-batch-builder.ts';
 
 export interface JsonOptions {
   batchRows?: number;
@@ -309,18 +310,23 @@ function isJsonNumber(b: Uint8Array, s: number, e: number): boolean {
   return i === e;
 }
 
-function collect(builder: TextBatchBuilder, out: RecordBatch[]): void {
+function collect(builder: TextBatchBuilder, out: ColumnSet[]): void {
   if (builder.full) {
     const b = builder.flush();
     if (b) out.push(b);
   }
 }
 
-/** `{"transactions": [ … ]}` or a bare array of records. */
+/** `{"transactions": [ … ]}` or a bare array of records, as Arrow batches. */
 export function parseJson(body: Uint8Array, opts: JsonOptions = {}): RecordBatch[] {
+  return jsonColumns(body, opts).map(recordBatchOf);
+}
+
+/** The same, as the kernels' columns. */
+export function jsonColumns(body: Uint8Array, opts: JsonOptions = {}): ColumnSet[] {
   const cur = new JsonCursor(body, opts.maxDepth ?? 32);
   const builder = new TextBatchBuilder(opts);
-  const out: RecordBatch[] = [];
+  const out: ColumnSet[] = [];
   const c = cur.peek();
   if (c === 0x7b) {
     // find the "transactions" member; skip the others
@@ -360,7 +366,7 @@ export function parseJson(body: Uint8Array, opts: JsonOptions = {}): RecordBatch
   return out;
 }
 
-function array(cur: JsonCursor, builder: TextBatchBuilder, out: RecordBatch[]): void {
+function array(cur: JsonCursor, builder: TextBatchBuilder, out: ColumnSet[]): void {
   cur.expect(0x5b);
   if (cur.peek() === 0x5d) {
     cur.pos++;
@@ -386,7 +392,7 @@ export class NdjsonScanner {
   private readonly maxLineBytes: number;
   private pending: Uint8Array | null = null;
   private consumed = 0;
-  private readonly out: RecordBatch[] = [];
+  private readonly out: ColumnSet[] = [];
 
   constructor(opts: JsonOptions & { maxLineBytes?: number } = {}) {
     this.builder = new TextBatchBuilder(opts);
@@ -394,7 +400,7 @@ export class NdjsonScanner {
     this.maxLineBytes = opts.maxLineBytes ?? 1 << 22;
   }
 
-  push(chunk: Uint8Array): RecordBatch[] {
+  push(chunk: Uint8Array): ColumnSet[] {
     let buf = chunk;
     if (this.pending) {
       const joined = new Uint8Array(this.pending.length + chunk.length);
@@ -420,7 +426,7 @@ export class NdjsonScanner {
     return this.out.splice(0);
   }
 
-  end(): RecordBatch[] {
+  end(): ColumnSet[] {
     if (this.pending) {
       this.line(this.pending);
       this.pending = null;
@@ -442,6 +448,10 @@ export class NdjsonScanner {
 }
 
 export function parseNdjson(body: Uint8Array, opts: JsonOptions = {}): RecordBatch[] {
+  return ndjsonColumns(body, opts).map(recordBatchOf);
+}
+
+export function ndjsonColumns(body: Uint8Array, opts: JsonOptions = {}): ColumnSet[] {
   const s = new NdjsonScanner(opts);
   return [...s.push(body), ...s.end()];
 }

@@ -11,8 +11,9 @@
  * accepts, so the row is quarantined.
  */
 import type { RecordBatch } from 'apache-arrow';
+import type { ColumnSet } from '../columns.ts';
 import { SluiceError } from '../errors.ts';
-import { fieldIndex, TextBatchBuilder } from './text-batch-builder.ts';
+import { fieldIndex, recordBatchOf, TextBatchBuilder } from './text-batch-builder.ts';
 
 export interface MsgpackOptions {
   batchRows?: number;
@@ -241,9 +242,14 @@ class Reader {
 const SKIP = new TextBatchBuilder({ batchRows: 1 });
 
 export function parseMsgpack(body: Uint8Array, opts: MsgpackOptions = {}): RecordBatch[] {
+  return msgpackColumns(body, opts).map(recordBatchOf);
+}
+
+/** The same, as the kernels' columns. */
+export function msgpackColumns(body: Uint8Array, opts: MsgpackOptions = {}): ColumnSet[] {
   const r = new Reader(body, opts.maxDepth ?? 32);
   const builder = new TextBatchBuilder(opts);
-  const out: RecordBatch[] = [];
+  const out: ColumnSet[] = [];
   if (body.length === 0) r.fail('empty body');
   const n = r.header('array');
   if (n < 0) throw new SluiceError('BODY_SHAPE', 'expected a MessagePack array of records');

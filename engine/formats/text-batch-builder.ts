@@ -4,7 +4,7 @@
  * nothing per row is allocated. Fields outside CONTRACT §1 are skipped here (bronze keeps them).
  */
 import { Field, makeData, RecordBatch, Schema, Struct, Utf8 } from 'apache-arrow';
-import { TEXT_FIELDS } from '../columns.ts';
+import { type ColumnSet, TEXT_FIELDS, type TextField } from '../columns.ts';
 import { SluiceError } from '../errors.ts';
 
 /** Rows per emitted batch: big enough to amortise a kernel call, small enough to stream. */
@@ -172,32 +172,57 @@ export class TextBatchBuilder {
     return this.rows >= this.batchRows;
   }
 
-  /** Emits the rows so far as one record batch (null when there are none) and starts afresh. */
-  flush(): RecordBatch | null {
+  /**
+   * Emits the rows so far as one batch of columns (null when there are none) and starts afresh.
+   * The columns are the kernels' form; `recordBatchOf` makes an Arrow batch of them where one is
+   * wanted. A one-row request used to spend more building Arrow objects than parsing.
+   */
+  flush(): ColumnSet | null {
     if (this.rows === 0) return null;
     const n = this.rows;
-    const fields: Field[] = [];
-    const children = [];
+    const text: ColumnSet['text'] = {};
     for (let f = 0; f < this.cols.length; f++) {
       const c = this.cols[f] as Utf8Buffer;
       if (!c.used) continue;
-      fields.push(new Field(BUILDER_FIELDS[f] as string, new Utf8(), true));
-      children.push(
-        makeData({
-          type: new Utf8(),
-          length: n,
-          nullCount: c.nulls,
-          nullBitmap: c.nulls > 0 ? c.validity.subarray(0, (n + 7) >> 3) : null,
-          valueOffsets: c.offsets.subarray(0, n + 1),
-          data: c.data.subarray(0, c.size),
-        }),
-      );
+      text[BUILDER_FIELDS[f] as TextField] = {
+        kind: 'utf8',
+        offsets: c.offsets.subarray(0, n + 1),
+        data: c.data.subarray(0, c.size),
+        validity: c.nulls > 0 ? c.validity.subarray(0, (n + 7) >> 3) : null,
+      };
     }
-    const schema = new Schema(fields);
-    const struct = makeData({ type: new Struct(fields), length: n, nullCount: 0, children });
-    const batch = new RecordBatch(schema, struct);
     for (const c of this.cols) c.reset();
     this.rows = 0;
-    return batch;
+    return { numRows: n, text, tsMs: null, amountMinor: null };
   }
+}
+
+/** An Arrow record batch of a builder's columns (Utf8, in field order). */
+export function recordBatchOf(cols: ColumnSet): RecordBatch {
+  const n = cols.numRows;
+  const fields: Field[] = [];
+  const children = [];
+  for (const name of BUILDER_FIELDS) {
+    const c = cols.text[name as TextField];
+    if (!c) continue;
+    fields.push(new Field(name, new Utf8(), true));
+    children.push(
+      makeData({
+        type: new Utf8(),
+        length: n,
+        nullCount: c.validity ? nullsIn(c.validity, n) : 0,
+        nullBitmap: c.validity,
+        valueOffsets: c.offsets,
+        data: c.data,
+      }),
+    );
+  }
+  const struct = makeData({ type: new Struct(fields), length: n, nullCount: 0, children });
+  return new RecordBatch(new Schema(fields), struct);
+}
+
+function nullsIn(validity: Uint8Array, n: number): number {
+  let set = 0;
+  for (let i = 0; i < n; i++) set += ((validity[i >> 3] as number) >> (i & 7)) & 1;
+  return n - set;
 }

@@ -1,11 +1,13 @@
 import type { RecordBatch } from 'apache-arrow';
 import { encode } from 'msgpackr';
 import { describe, expect, it } from 'vitest';
+import { columnsOf } from '../../engine/columns.ts';
 import { SluiceError } from '../../engine/errors.ts';
 import { CsvScanner, parseCsv } from '../../engine/formats/csv.ts';
-import { parseBody } from '../../engine/formats/index.ts';
+import { parseBody, parseColumns } from '../../engine/formats/index.ts';
 import { NdjsonScanner, parseJson, parseNdjson } from '../../engine/formats/json.ts';
 import { parseMsgpack } from '../../engine/formats/msgpack.ts';
+import { recordBatchOf } from '../../engine/formats/text-batch-builder.ts';
 
 const b = (s: string) => Buffer.from(s, 'utf8');
 
@@ -73,8 +75,9 @@ describe('CSV', () => {
     for (const size of [1, 2, 3, 7, 13]) {
       const s = new CsvScanner();
       const got: RecordBatch[] = [];
-      for (let i = 0; i < text.length; i += size) got.push(...s.push(text.subarray(i, i + size)));
-      got.push(...s.end());
+      for (let i = 0; i < text.length; i += size)
+        got.push(...s.push(text.subarray(i, i + size)).map(recordBatchOf));
+      got.push(...s.end().map(recordBatchOf));
       expect(rows(got)).toEqual(whole);
     }
   });
@@ -132,8 +135,8 @@ describe('NDJSON', () => {
     const text = b('{"tx_id":"T1","amount":"1.00"}\n\n{"tx_id":"T2","amount":2.5}\r\n{"tx_id":"T3"}');
     const s = new NdjsonScanner();
     const got: RecordBatch[] = [];
-    for (let i = 0; i < text.length; i += 5) got.push(...s.push(text.subarray(i, i + 5)));
-    got.push(...s.end());
+    for (let i = 0; i < text.length; i += 5) got.push(...s.push(text.subarray(i, i + 5)).map(recordBatchOf));
+    got.push(...s.end().map(recordBatchOf));
     expect(rows(got).map((r) => r.tx_id)).toEqual(['T1', 'T2', 'T3']);
     expect(rows(parseNdjson(text))[1]?.amount).toBe('2.5');
   });
@@ -185,4 +188,48 @@ describe('batch building', () => {
       expect(got[i]?.reference).toBe(i % 7 === 0 ? null : 'x'.repeat(i % 13));
     }
   });
+});
+
+describe('columns without Arrow objects', () => {
+  // The pipeline reads text bodies as columns straight from the builder; the CLI and tests read
+  // Arrow batches. Both must hold the same bytes, offsets and null bits, batch for batch.
+  const records = Array.from({ length: 23 }, (_, i) => ({
+    tx_id: `T${i}`,
+    amount: i % 3 === 0 ? null : `${i}.50`,
+    counterparty_name: i % 5 === 0 ? undefined : `Zoë ${i}`,
+    reference: i % 7 === 0 ? '' : `ref ${i}`,
+  }));
+  const bodies = {
+    json: b(JSON.stringify({ transactions: records })),
+    ndjson: b(records.map((r) => JSON.stringify(r)).join('\n')),
+    csv: b(
+      `tx_id,amount,counterparty_name,reference\n${records
+        .map((r) => `${r.tx_id},${r.amount ?? ''},${r.counterparty_name ?? ''},"${r.reference}"`)
+        .join('\n')}\n`,
+    ),
+    msgpack: encode(records),
+  } as const;
+
+  for (const [format, body] of Object.entries(bodies)) {
+    it(`${format}: the Arrow batches of parseBody read back as the columns of parseColumns, in batches of 10`, () => {
+      const direct = parseColumns(format as keyof typeof bodies, body, { batchRows: 10 });
+      const viaArrow = parseBody(format as keyof typeof bodies, body, { batchRows: 10 }).map(columnsOf);
+      expect(direct.map((c) => c.numRows)).toEqual([10, 10, 3]);
+      expect(direct.length).toBe(viaArrow.length);
+      direct.forEach((cols, k) => {
+        const other = viaArrow[k] as (typeof viaArrow)[number];
+        expect(Object.keys(cols.text)).toEqual(Object.keys(other.text));
+        for (const [name, col] of Object.entries(cols.text)) {
+          const o = other.text[name as keyof typeof other.text];
+          expect([...col.offsets], name).toEqual([...(o?.offsets ?? [])]);
+          expect(Buffer.from(col.data).toString(), name).toBe(Buffer.from(o?.data ?? []).toString());
+          expect(col.validity ? [...col.validity] : null, name).toEqual(o?.validity ? [...o.validity] : null);
+        }
+      });
+      // Nulls are really nulls (CSV has none: an empty field is empty text).
+      const amount = recordBatchOf(direct[0] as (typeof direct)[number]).getChild('amount');
+      expect(amount?.get(0)).toBe(format === 'csv' ? '' : null);
+      expect(amount?.get(1)).toBe('1.50');
+    });
+  }
 });
