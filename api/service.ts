@@ -10,7 +10,7 @@ import { recordAudit } from '../engine/audit/log.ts';
 import { createKey, hasActiveKey, hasAnyKey } from '../engine/auth/keys.ts';
 import { isLoopback, resolveConfig, retentionOf, type ServiceConfig } from '../engine/config.ts';
 import { SluiceError } from '../engine/errors.ts';
-import { foldAccountPartials, foldAll } from '../engine/gold.ts';
+import { FOLD_PARTIALS, foldAccountPartials, foldAll, GOLD_FOLD_MS } from '../engine/gold.ts';
 import { JOBS, JobRunner } from '../engine/jobs.ts';
 import { MemoryGuard } from '../engine/memory-guard.ts';
 import { Pipeline } from '../engine/pipeline.ts';
@@ -186,16 +186,22 @@ export async function startService(opts: StartOptions = {}): Promise<RunningServ
   jobs.start();
   roller.start();
   await foldAll(store);
-  // Account aggregates are folded off the acknowledgement path (engine/gold.ts).
-  let folding = Promise.resolve(0);
+  // Account aggregates are folded off the acknowledgement path (engine/gold.ts), every
+  // GOLD_FOLD_MS: an account seen in many batches of the interval costs one read and one write,
+  // so a longer interval folds the same rows with fewer writes. Each round folds until no partial
+  // is left, FOLD_PARTIALS per transaction.
+  let folding = Promise.resolve();
   const foldTimer = setInterval(() => {
     folding = folding
-      .then(() => foldAccountPartials(store))
+      .then(async () => {
+        while ((await foldAccountPartials(store)) >= FOLD_PARTIALS) {
+          // more than one transaction's worth waited
+        }
+      })
       .catch((e: Error) => {
         app.log.error({ err: e }, 'gold fold failed; partials stay and are folded later');
-        return 0;
       });
-  }, 2000);
+  }, GOLD_FOLD_MS);
   foldTimer.unref();
   await app.listen({ host: config.host, port: config.port });
   const addr = app.server.address();

@@ -77,7 +77,7 @@ export const DEFAULTS: ServiceConfig = {
   sanctionsPaths: DEFAULT_SANCTIONS_PATHS,
   amlShards: 2,
   amlCapacity: 65536,
-  amlCheckpointMs: 2000,
+  amlCheckpointMs: 10_000,
   reloadPollMs: 2000,
   lmdbMapSize: 2 ** 30,
   silverRollMs: 30_000,

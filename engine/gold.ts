@@ -53,13 +53,19 @@ export interface AccountAggregate {
 
 export const PARTIAL_PREFIX = 'p|';
 
+/** How often the service folds partials into the aggregates. */
+export const GOLD_FOLD_MS = 10_000;
+
+/** Partials folded per transaction: bounds a fold's memory and its hold on the writer. */
+export const FOLD_PARTIALS = 256;
+
 export function partialKey(seq: number): string {
   // Zero-padded so partials sort in commit order.
   return `${PARTIAL_PREFIX}${String(seq).padStart(12, '0')}`;
 }
 
 /** Folds up to `maxPartials` partial records into the aggregates; returns how many it folded. */
-export async function foldAccountPartials(store: Store, maxPartials = 256): Promise<number> {
+export async function foldAccountPartials(store: Store, maxPartials = FOLD_PARTIALS): Promise<number> {
   let folded = 0;
   await store.env.transaction(() => {
     const merged = new Map<string, { count: number; debit: bigint; credit: bigint }>();

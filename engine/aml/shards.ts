@@ -58,7 +58,7 @@ export class AmlShards {
         shards: this.count,
         rulesText,
         capacity: opts.capacity ?? 65536,
-        checkpointMs: opts.checkpointMs ?? 2000,
+        checkpointMs: opts.checkpointMs ?? 10_000,
         maxPendingSlots: 65536,
       };
       const w = new Worker(new URL(ts ? './shard-boot.mjs' : './shard-worker.js', import.meta.url), {
