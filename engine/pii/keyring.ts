@@ -51,6 +51,9 @@ export interface KeyHandle {
   /** Where the key lives: writer × 2^32 + slot. Stored beside every ciphertext. */
   ref: number;
   key: Uint8Array;
+  /** Scratch for one sealing call (engine/pii/seal.ts): the call's stamp and the key's index in it. */
+  sealStamp?: number;
+  sealAt?: number;
 }
 
 const ringName = (writer: number) => `ring-${writer}.bin`;

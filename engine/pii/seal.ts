@@ -15,7 +15,7 @@ import { Binary, type Data, makeData, type Utf8 } from 'apache-arrow';
 import type { RowCipher } from './cipher.ts';
 import { xorStream } from './cipher.ts';
 import { ERASED, PII_FIELDS, type PiiField } from './fields.ts';
-import type { Keyring } from './keyring.ts';
+import type { KeyHandle, Keyring } from './keyring.ts';
 
 /** A quarantine record's (or any single record's) sealed personal fields. */
 export interface SealedFields {
@@ -94,34 +94,35 @@ export interface SealedColumns {
   nonces: Uint8Array;
 }
 
+let sealCalls = 0;
+
 /**
  * Seals a silver part's personal columns in place. `columns` are the part's freshly gathered
- * (so owned) Utf8 data in PII_FIELDS order; `subjectAt(k)` gives row k's subject bytes (latin1).
+ * (so owned) Utf8 data in PII_FIELDS order; `keyAt(k)` gives row k's subject key (from the ring:
+ * one handle per subject).
  */
 export function sealColumns(
-  ring: Keyring,
   cipher: RowCipher,
   m: number,
-  subjectAt: (k: number) => string,
+  keyAt: (k: number) => KeyHandle,
   columns: Data<Utf8>[],
 ): SealedColumns {
   const refs = new BigInt64Array(m);
   // Written as (low, high) words: a BigInt per row would cost more than the sealing.
   const refWords = new Uint32Array(refs.buffer);
   const keyOfRow = new Uint32Array(m);
-  // By the key object (the ring hands out one per subject): an identity lookup, where a ref is a
-  // heap number that costs a hash and a pointer chase.
-  const index = new Map<Uint8Array, number>();
+  // Each distinct key gets an index in this call, kept on its handle under the call's stamp: no
+  // map lookup per row.
+  const stamp = ++sealCalls;
   const keys: Uint8Array[] = [];
   for (let k = 0; k < m; k++) {
-    const h = ring.subjectKey(subjectAt(k));
-    let at = index.get(h.key);
-    if (at === undefined) {
-      at = keys.length;
-      index.set(h.key, at);
+    const h = keyAt(k);
+    if (h.sealStamp !== stamp) {
+      h.sealStamp = stamp;
+      h.sealAt = keys.length;
       keys.push(h.key);
     }
-    keyOfRow[k] = at;
+    keyOfRow[k] = h.sealAt as number;
     refWords[2 * k] = h.ref % 4294967296;
     refWords[2 * k + 1] = Math.floor(h.ref / 4294967296);
   }
