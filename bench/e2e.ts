@@ -30,6 +30,7 @@ import { Worker } from 'node:worker_threads';
 import { type Data, RecordBatchReader, type Utf8 } from 'apache-arrow';
 import { open } from 'lmdb';
 import { Pool } from 'undici';
+import { SERVICE_NODE_FLAGS } from '../api/node-flags.ts';
 import { generateCommand } from '../cli/generate.ts';
 import { fileBodies } from '../cli/ingest.ts';
 import { cpuSeconds, Latencies, statusBytes } from './load.ts';
@@ -77,7 +78,8 @@ interface Server {
 async function serveChild(dataDir: string): Promise<Server> {
   const child: ChildProcess = spawn(
     process.execPath,
-    [...process.execArgv, fileURLToPath(import.meta.url), '--serve', dataDir],
+    // The service runs with the flags it is deployed with (api/node-flags.ts); the load generator not.
+    [...SERVICE_NODE_FLAGS, ...process.execArgv, fileURLToPath(import.meta.url), '--serve', dataDir],
     { stdio: ['ignore', 'pipe', 'inherit'] },
   );
   const lines = createInterface({ input: child.stdout as NodeJS.ReadableStream });
