@@ -10,6 +10,7 @@ import { DockerfileParser, type Instruction } from 'dockerfile-ast';
 import { ValidationSeverity, validate } from 'dockerfile-utils';
 import { describe, expect, it } from 'vitest';
 import { parse, parseAllDocuments } from 'yaml';
+import { SERVICE_NODE_FLAGS } from '../../api/node-flags.ts';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 const read = (p: string) => readFileSync(join(ROOT, p), 'utf8');
@@ -128,7 +129,10 @@ describe('Dockerfile', () => {
   });
 
   it('starts `node bin/sluice.js serve` in exec form (signals reach node: SIGTERM drains)', () => {
-    expect(all('ENTRYPOINT').map(args)).toEqual(['["node", "bin/sluice.js"]']);
+    // With the service's node flags between node and the script (api/node-flags.ts).
+    expect(all('ENTRYPOINT').map(args)).toEqual([
+      JSON.stringify(['node', ...SERVICE_NODE_FLAGS, 'bin/sluice.js']).replaceAll('","', '", "'),
+    ]);
     expect(all('CMD').map(args)).toEqual(['["serve"]']);
     expect(all('STOPSIGNAL').map(args)).toEqual(['SIGTERM']);
   });
