@@ -247,6 +247,12 @@ function text(
 
 type Col = { offsets: Int32Array; data: Uint8Array; validity: Uint8Array | null } | undefined;
 
+/** True when a latin1 string of bytes is plain ASCII, so it reads the same as UTF-8 text. */
+function isAscii(s: string): boolean {
+  for (let k = 0; k < s.length; k++) if (s.charCodeAt(k) > 0x7f) return false;
+  return true;
+}
+
 function byteAt(col: Col, i: number, k: number): number {
   return col ? (col.data[(col.offsets[i] as number) + k] as number) : 0;
 }
@@ -390,7 +396,7 @@ function run(engine: Engine, task: WorkTask): WorkResult {
         if (a === undefined) {
           a = accounts.length;
           ofDay.set(ak, a);
-          accounts.push(`${dayString(dayNo)}|${text(t.account_id, i)}`);
+          accounts.push(`${dayString(dayNo)}|${isAscii(ak) ? ak : text(t.account_id, i)}`);
         }
         rowAccount[r] = a;
         credit[r] = dirCredit ? 1 : 0;
