@@ -10,7 +10,7 @@ import { recordAudit } from '../engine/audit/log.ts';
 import { createKey, hasActiveKey, hasAnyKey } from '../engine/auth/keys.ts';
 import { isLoopback, resolveConfig, retentionOf, type ServiceConfig } from '../engine/config.ts';
 import { SluiceError } from '../engine/errors.ts';
-import { FOLD_PARTIALS, foldAccountPartials, foldAll, GOLD_FOLD_MS } from '../engine/gold.ts';
+import { foldAll, GOLD_FOLD_MS } from '../engine/gold.ts';
 import { JOBS, JobRunner } from '../engine/jobs.ts';
 import { MemoryGuard } from '../engine/memory-guard.ts';
 import { Pipeline } from '../engine/pipeline.ts';
@@ -188,16 +188,11 @@ export async function startService(opts: StartOptions = {}): Promise<RunningServ
   await foldAll(store);
   // Account aggregates are folded off the acknowledgement path (engine/gold.ts), every
   // GOLD_FOLD_MS: an account seen in many batches of the interval costs one read and one write,
-  // so a longer interval folds the same rows with fewer writes. Each round folds until no partial
-  // is left, FOLD_PARTIALS per transaction.
+  // so a longer interval folds the same rows with fewer writes.
   let folding = Promise.resolve();
   const foldTimer = setInterval(() => {
     folding = folding
-      .then(async () => {
-        while ((await foldAccountPartials(store)) >= FOLD_PARTIALS) {
-          // more than one transaction's worth waited
-        }
-      })
+      .then(() => foldAll(store))
       .catch((e: Error) => {
         app.log.error({ err: e }, 'gold fold failed; partials stay and are folded later');
       });

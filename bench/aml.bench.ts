@@ -15,8 +15,7 @@ import { inputFromVerdicts } from '../engine/aml/input.ts';
 import { loadRules } from '../engine/aml/rules.ts';
 import { DEFAULT_SANCTIONS_PATHS, SanctionsList } from '../engine/aml/sanctions.ts';
 import { FIELDS } from '../engine/codes.ts';
-import { columnsOf } from '../engine/columns.ts';
-import { parseCsv } from '../engine/formats/csv.ts';
+import { csvColumns } from '../engine/formats/csv.ts';
 import { TransactionGenerator } from '../engine/generator.ts';
 import { Kernels } from '../engine/kernels.ts';
 import { loadReferenceData } from '../engine/reference-data.ts';
@@ -42,7 +41,7 @@ function batchesOf(rows: number) {
       return v === undefined ? '' : `"${String(v).replace(/"/g, '""')}"`;
     }).join(',')}\n`;
   }
-  return parseCsv(Buffer.from(csv)).map(columnsOf);
+  return csvColumns(Buffer.from(csv));
 }
 
 async function main() {

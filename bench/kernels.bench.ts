@@ -11,8 +11,8 @@ import os from 'node:os';
 import { isValidIBAN } from 'ibantools';
 import { Bench } from 'tinybench';
 import { FIELDS } from '../engine/codes.ts';
-import { columnsOf, type Utf8Column } from '../engine/columns.ts';
-import { parseCsv } from '../engine/formats/csv.ts';
+import type { Utf8Column } from '../engine/columns.ts';
+import { csvColumns } from '../engine/formats/csv.ts';
 import { ibanCheckDigits, rng, TransactionGenerator, utf8Column } from '../engine/generator.ts';
 import { DEFAULT_MAX_FUTURE_MS, Kernels } from '../engine/kernels.ts';
 import { loadReferenceData } from '../engine/reference-data.ts';
@@ -90,7 +90,7 @@ async function main() {
     sorts.push(g.row.sort_code ?? '');
     accts.push(g.row.account_number ?? '');
   }
-  const batches = parseCsv(Buffer.from(csv)).map(columnsOf);
+  const batches = csvColumns(Buffer.from(csv));
   const sortCol = utf8Column(sorts);
   const acctCol = utf8Column(accts);
   const validator = new Validator(kernels);

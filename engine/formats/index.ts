@@ -1,6 +1,7 @@
 /**
  * Every CONTRACT §2 format, by content type (HTTP) or file extension (CLI), into the kernels'
- * columns (the pipeline) or Arrow record batches (the CLI). Whole bodies for HTTP; streams for files where the format allows (CSV, NDJSON, Arrow).
+ * columns (the pipeline) or Arrow record batches (the CLI). Whole bodies for HTTP; streams for
+ * files where the format allows (CSV, NDJSON, Arrow).
  */
 import { createReadStream } from 'node:fs';
 import { readFile } from 'node:fs/promises';

@@ -210,7 +210,7 @@ export function recordBatchOf(cols: ColumnSet): RecordBatch {
       makeData({
         type: new Utf8(),
         length: n,
-        nullCount: c.validity ? nullsIn(c.validity, n) : 0,
+        // No nullCount: with a bitmap Arrow counts the nulls itself when asked.
         nullBitmap: c.validity,
         valueOffsets: c.offsets,
         data: c.data,
@@ -219,10 +219,4 @@ export function recordBatchOf(cols: ColumnSet): RecordBatch {
   }
   const struct = makeData({ type: new Struct(fields), length: n, nullCount: 0, children });
   return new RecordBatch(new Schema(fields), struct);
-}
-
-function nullsIn(validity: Uint8Array, n: number): number {
-  let set = 0;
-  for (let i = 0; i < n; i++) set += ((validity[i >> 3] as number) >> (i & 7)) & 1;
-  return n - set;
 }
