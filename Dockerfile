@@ -65,6 +65,6 @@ HEALTHCHECK --interval=15s --timeout=5s --start-period=60s --retries=3 \
 # SIGTERM drains in-flight batches, checkpoints the AML shards, rolls staged silver and closes the
 # store (10 s by default, --shutdown-deadline-ms): give `docker stop` at least 30 s.
 STOPSIGNAL SIGTERM
-# --v8-pool-size=1: see api/node-flags.ts.
-ENTRYPOINT ["node", "--v8-pool-size=1", "bin/sluice.js"]
+# --v8-pool-size=1 --initial-old-space-size=128: see api/node-flags.ts.
+ENTRYPOINT ["node", "--v8-pool-size=1", "--initial-old-space-size=128", "bin/sluice.js"]
 CMD ["serve"]
