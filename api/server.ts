@@ -157,7 +157,7 @@ export async function buildServer(deps: ServerDeps, opts: ServerOptions): Promis
       async (req, reply) => {
         const { format, body } = bodyOf(req);
         const key = req.headers['idempotency-key'] as string | undefined;
-        metrics.inflight.set(pipeline.load.inflight + 1);
+        metrics.inflight.set(pipeline.inflightCount + 1);
         let outcome: Awaited<ReturnType<Pipeline['ingest']>>;
         try {
           outcome = await pipeline.ingest({
@@ -172,7 +172,7 @@ export async function buildServer(deps: ServerDeps, opts: ServerOptions): Promis
           metrics.batches.inc({ format, outcome: 'rejected' });
           throw e;
         } finally {
-          metrics.inflight.set(pipeline.load.inflight);
+          metrics.inflight.set(pipeline.inflightCount);
         }
         const r = outcome.reply;
         if (outcome.status === 201) {

@@ -151,6 +151,11 @@ export class Pipeline {
     });
   }
 
+  /** Batches and validations admitted and not yet answered (cheap: `load` also summarises piscina's histograms). */
+  get inflightCount(): number {
+    return this.inflight;
+  }
+
   get load(): { inflight: number; max: number; queued: number; utilization: number } {
     return {
       inflight: this.inflight,

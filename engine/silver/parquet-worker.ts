@@ -76,9 +76,11 @@ export const DICTIONARY_COLUMNS = [
 
 /**
  * Sealed columns (random-looking ciphertext) and their nonces: min/max statistics on them help
- * no query and cost about a tenth of the file's encoding time, so they are not computed.
+ * no query and cost about a tenth of the file's encoding time, so they are not computed; and
+ * ciphertext does not compress, so they are stored uncompressed (Snappy on them cost a tenth of a
+ * roll, 1.52 against 1.37 µs per row in process, for a file 6.5 % smaller).
  */
-export const NO_STATISTICS_COLUMNS = [...PII_FIELDS, 'pii_nonce'];
+export const SEALED_COLUMNS = [...PII_FIELDS, 'pii_nonce'];
 
 function writerProperties(): WriterProperties {
   // Snappy: about half the CPU of zstd here. Plain encodings only (no DELTA_*), so older Spark
@@ -89,7 +91,11 @@ function writerProperties(): WriterProperties {
     .setMaxRowGroupSize(ROW_GROUP_ROWS)
     .setCreatedBy('sluice silver roller (parquet-wasm)');
   for (const c of DICTIONARY_COLUMNS) b = b.setColumnDictionaryEnabled(c, true);
-  for (const c of NO_STATISTICS_COLUMNS) b = b.setColumnStatisticsEnabled(c, EnabledStatistics.None);
+  for (const c of SEALED_COLUMNS) {
+    b = b
+      .setColumnStatisticsEnabled(c, EnabledStatistics.None)
+      .setColumnCompression(c, Compression.UNCOMPRESSED);
+  }
   return b.build();
 }
 

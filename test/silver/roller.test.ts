@@ -178,19 +178,22 @@ describe('SilverRoller.rollOnce', () => {
     ]);
   });
 
-  it('skips dictionaries and statistics on sealed personal columns, and keeps them where they help', async () => {
+  it('skips dictionaries, statistics and compression on sealed personal columns, and keeps them where they help', async () => {
     await stage('b1', [{ date: '2026-01-01', rows: 300 }]);
     await roller().rollOnce(true);
     const file = join(dataDir, 'silver', parquetFiles()[0] as string);
     const meta = await query(
-      `SELECT path_in_schema AS col, encodings, coalesce(stats_min_value, stats_min) IS NOT NULL AS has_stats
+      `SELECT path_in_schema AS col, encodings, compression,
+              coalesce(stats_min_value, stats_min) IS NOT NULL AS has_stats
        FROM parquet_metadata('${file}')`,
     );
     const col = (name: string) => meta.find((m) => m.col === name) as Record<string, unknown>;
     for (const sealed of ['counterparty_name', 'sort_code', 'counterparty_sort_code', 'iban', 'reference']) {
       expect(col(sealed).has_stats, sealed).toBe(false);
       expect(String(col(sealed).encodings), sealed).not.toMatch(/DICTIONARY/);
+      expect(col(sealed).compression, sealed).toBe('UNCOMPRESSED'); // ciphertext does not compress
     }
+    expect(col('tx_id').compression).toBe('SNAPPY');
     expect(col('tx_id').has_stats).toBe(true);
     expect(col('amount_minor').has_stats).toBe(true);
     expect(String(col('currency').encodings)).toMatch(/DICTIONARY/);
