@@ -51,6 +51,23 @@ export interface StagedSilver {
   drop?: Record<string, number[]>;
 }
 
+/** What a staged entry says about itself, without its rows: `at` is where the first part's IPC starts. */
+export interface StagedHeader {
+  batchId: string;
+  seq: number;
+  parts: { date: string; rows: number; bytes: number; hits?: StagedHit[] }[];
+  drop?: Record<string, number[]>;
+  at: number;
+}
+
+/** Reads the header of a staged entry's bytes (see `stagingEncoder`); the rows are not touched. */
+export function stagedHeader(b: Uint8Array): StagedHeader {
+  const buf = Buffer.from(b.buffer, b.byteOffset, b.byteLength);
+  const len = buf.readUInt32LE(0);
+  const h = JSON.parse(buf.toString('utf8', 4, 4 + len)) as Omit<StagedHeader, 'at'>;
+  return { ...h, at: 4 + len };
+}
+
 /**
  * Staged silver as one flat buffer: a little-endian u32 header length, the header (JSON: batch id,
  * seq, part dates and sizes, drops), then each part's IPC bytes. Two copies of the IPC at most and
@@ -83,15 +100,8 @@ export const stagingEncoder = {
     return out;
   },
   decode(b: Uint8Array): StagedSilver {
-    const buf = Buffer.from(b.buffer, b.byteOffset, b.byteLength);
-    const len = buf.readUInt32LE(0);
-    const h = JSON.parse(buf.toString('utf8', 4, 4 + len)) as {
-      batchId: string;
-      seq: number;
-      parts: { date: string; rows: number; bytes: number; hits?: StagedHit[] }[];
-      drop?: Record<string, number[]>;
-    };
-    let at = 4 + len;
+    const h = stagedHeader(b);
+    let at = h.at;
     // Copy out: LMDB may reuse the buffer it handed us once the read returns.
     const parts = h.parts.map((p) => {
       const ipc = Uint8Array.prototype.slice.call(b, at, at + p.bytes); // a copy, even for a Buffer
@@ -129,6 +139,8 @@ export class Store {
   readonly txids: Database<number, string>;
   readonly idempotency: Database<unknown, string>;
   readonly staging: Database<StagedSilver, number>;
+  /** The same entries as bytes, undecoded: large values come as views of LMDB's map, not copies. */
+  readonly stagingBytes: Database<Uint8Array, number>;
   readonly quarantine: Database<unknown, string>;
   readonly quarantineByTx: Database<string, string>;
   readonly gold: Database<unknown, string>;
@@ -160,6 +172,7 @@ export class Store {
     } as DatabaseOptions & {
       name: string;
     });
+    this.stagingBytes = this.env.openDB({ name: 'staging', keyEncoding: 'uint32', encoding: 'binary' });
     this.quarantine = this.env.openDB({ name: 'quarantine' });
     this.quarantineByTx = this.env.openDB({ name: 'quarantineByTx', dupSort: true });
     this.gold = this.env.openDB({ name: 'gold' });
