@@ -1,21 +1,10 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { createWork, type WorkResult } from '../../engine/worker.ts';
+import { validRow as row } from '../support/rows.ts';
 import { tempDir } from '../support/service.ts';
 
 const dir = tempDir();
 afterAll(() => dir.remove());
-
-const row = (tx: string, account: string) => ({
-  tx_id: tx,
-  ts: new Date(Date.now() - 60_000).toISOString(),
-  amount: '12.50',
-  currency: 'GBP',
-  direction: 'debit',
-  channel: 'FPS',
-  account_id: account,
-  sort_code: '08-99-99',
-  account_number: '66374958',
-});
 
 describe('per-account gold inputs of a pool worker', () => {
   it('names each account by its text, ASCII or not, once per day', () => {

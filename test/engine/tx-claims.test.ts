@@ -1,0 +1,68 @@
+import { afterAll, describe, expect, it } from 'vitest';
+import { commitDurably } from '../../engine/commit.ts';
+import { ROW_BITS, Store } from '../../engine/store.ts';
+import { createWork, type WorkResult } from '../../engine/worker.ts';
+import { validRow as row } from '../support/rows.ts';
+import { tempDir } from '../support/service.ts';
+
+const dir = tempDir();
+const store = new Store({ dataDir: dir.path });
+const work = createWork({ dataDir: dir.path });
+afterAll(async () => {
+  await store.close();
+  dir.remove();
+});
+
+async function ingest(batchId: string, ids: string[]) {
+  const body = Buffer.from(JSON.stringify(ids.map((id) => row(id))));
+  const res = work({
+    kind: 'ingest',
+    body: body.buffer.slice(body.byteOffset, body.byteOffset + body.byteLength),
+    format: 'json',
+    batchId,
+    receivedAt: Date.now(),
+  }) as WorkResult;
+  expect(res.ok).toBe(true);
+  return commitDurably(
+    store,
+    { batchId, receivedAt: Date.now(), format: 'json', contentType: 'application/json' },
+    res,
+  );
+}
+
+describe('tx-id claims', () => {
+  it('claims ids above the last one by appending, and still finds duplicates of the last and earlier ids', async () => {
+    const a = await ingest('a', ['T05', 'T06', 'T07']);
+    expect(a.reply).toMatchObject({ accepted: 3, duplicates: 0 });
+    // T07 is the last key (an append of it must fail), T06 sits inside the tree, T03 goes below it, T075 below the T08 appended just before it.
+    const b = await ingest('b', ['T03', 'T07', 'T08', 'T06', 'T075', 'T09']);
+    expect(b.reply).toMatchObject({ received: 6, accepted: 4, duplicates: 2 });
+    const seqB = b.seq as number;
+    expect(store.txids.get('T03')).toBe(seqB * ROW_BITS + 0);
+    expect(store.txids.get('T07')).toBe((a.seq as number) * ROW_BITS + 2); // the first sighting stays
+    expect(store.txids.get('T08')).toBe(seqB * ROW_BITS + 2);
+    expect(store.txids.get('T075')).toBe(seqB * ROW_BITS + 4);
+    expect(store.txids.get('T09')).toBe(seqB * ROW_BITS + 5);
+  });
+
+  it('claims ids that arrive in descending order, and refuses every one of them the second time', async () => {
+    const first = await ingest('c', ['T20', 'T19', 'T18', 'T10']);
+    expect(first.reply).toMatchObject({ accepted: 4, duplicates: 0 });
+    const again = await ingest('d', ['T10', 'T18', 'T19', 'T20', 'T21']);
+    expect(again.reply).toMatchObject({ accepted: 1, duplicates: 4 });
+    expect([...store.txids.getKeys()]).toEqual([
+      'T03',
+      'T05',
+      'T06',
+      'T07',
+      'T075',
+      'T08',
+      'T09',
+      'T10',
+      'T18',
+      'T19',
+      'T20',
+      'T21',
+    ]);
+  });
+});
