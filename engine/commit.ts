@@ -9,6 +9,7 @@ import { appendAudit } from './audit/log.ts';
 import { REASON, REQUIRED_FIELDS } from './codes.ts';
 import type { Format } from './formats/index.ts';
 import { type AccountPartials, encodePartials, partialKey } from './gold.ts';
+import { Int64Sums } from './int64-sums.ts';
 import { seqEntry } from './lineage.ts';
 import { keyringFor } from './pii/keyring.ts';
 import { sealBody } from './pii/seal.ts';
@@ -134,8 +135,9 @@ export function commitBatch(s: Store, req: CommitMeta, res: WorkResult, bronze: 
   let accepted = 0;
   let duplicates = 0;
   const drop: Record<string, number[]> = {};
-  const goldGroups = new Map<number, { count: number; sum: bigint; min: bigint; max: bigint }>();
-  const goldAccounts = new Map<number, { count: number; debit: bigint; credit: bigint }>();
+  const goldGroups = new Int64Sums(res.amount, res.groups.length);
+  // Key 2a holds account a's debits, 2a + 1 its credits.
+  const goldAccounts = new Int64Sums(res.amount, 2 * res.accounts.length, false);
   for (let i = 0; i < n; i++) {
     if (dup[i]) {
       duplicates++;
@@ -153,22 +155,8 @@ export function commitBatch(s: Store, req: CommitMeta, res: WorkResult, bronze: 
     }
     if (res.mask[i] !== 0) continue;
     accepted++;
-    const amt = res.amount[i] as bigint;
-    const g = res.rowGroup[i] as number;
-    const agg = goldGroups.get(g);
-    if (!agg) goldGroups.set(g, { count: 1, sum: amt, min: amt, max: amt });
-    else {
-      agg.count++;
-      agg.sum += amt;
-      if (amt < agg.min) agg.min = amt;
-      if (amt > agg.max) agg.max = amt;
-    }
-    const a = res.rowAccount[i] as number;
-    const acc = goldAccounts.get(a) ?? { count: 0, debit: 0n, credit: 0n };
-    acc.count++;
-    if (res.credit[i]) acc.credit += amt;
-    else acc.debit += amt;
-    goldAccounts.set(a, acc);
+    goldGroups.add(res.rowGroup[i] as number, i);
+    goldAccounts.add(2 * (res.rowAccount[i] as number) + (res.credit[i] as number), i);
   }
   const reasons: Record<string, number> = {};
   let quarantined = 0;
@@ -189,34 +177,46 @@ export function commitBatch(s: Store, req: CommitMeta, res: WorkResult, bronze: 
     indexQuarantined(s, q.tx_id, id);
   }
 
-  for (const [g, agg] of goldGroups) {
+  const groupsTouched = goldGroups.order.subarray(0, goldGroups.size);
+  for (const g of groupsTouched) {
     const key = `d|${res.groups[g]}`;
+    const count = goldGroups.count[g] as number;
+    const [sum, min, max] = [goldGroups.sum(g), goldGroups.min(g), goldGroups.max(g)];
     const prev = s.gold.get(key) as { count: number; sum: string; min: string; max: string } | undefined;
     const next = prev
       ? {
-          count: prev.count + agg.count,
-          sum: (BigInt(prev.sum) + agg.sum).toString(),
-          min: (BigInt(prev.min) < agg.min ? BigInt(prev.min) : agg.min).toString(),
-          max: (BigInt(prev.max) > agg.max ? BigInt(prev.max) : agg.max).toString(),
+          count: prev.count + count,
+          sum: (BigInt(prev.sum) + sum).toString(),
+          min: (BigInt(prev.min) < min ? BigInt(prev.min) : min).toString(),
+          max: (BigInt(prev.max) > max ? BigInt(prev.max) : max).toString(),
         }
-      : { count: agg.count, sum: agg.sum.toString(), min: agg.min.toString(), max: agg.max.toString() };
+      : { count, sum: sum.toString(), min: min.toString(), max: max.toString() };
     s.gold.put(key, next);
   }
   if (goldAccounts.size > 0) {
-    const m = goldAccounts.size;
+    // Accounts in the order of their first accepted row, each once (debit or credit came first).
+    const seen = new Uint8Array(res.accounts.length);
+    const order: number[] = [];
+    for (const key of goldAccounts.order.subarray(0, goldAccounts.size)) {
+      const a = key >> 1;
+      if (!seen[a]) {
+        seen[a] = 1;
+        order.push(a);
+      }
+    }
+    const m = order.length;
     const partials: AccountPartials = {
       keys: new Array(m),
       count: new Int32Array(m),
       debit: new BigInt64Array(m),
       credit: new BigInt64Array(m),
     };
-    let k = 0;
-    for (const [a, acc] of goldAccounts) {
+    for (let k = 0; k < m; k++) {
+      const a = order[k] as number;
       partials.keys[k] = res.accounts[a] as string;
-      partials.count[k] = acc.count;
-      partials.debit[k] = acc.debit;
-      partials.credit[k] = acc.credit;
-      k++;
+      partials.count[k] = (goldAccounts.count[2 * a] as number) + (goldAccounts.count[2 * a + 1] as number);
+      partials.debit[k] = goldAccounts.count[2 * a] ? goldAccounts.sum(2 * a) : 0n;
+      partials.credit[k] = goldAccounts.count[2 * a + 1] ? goldAccounts.sum(2 * a + 1) : 0n;
     }
     s.gold.put(partialKey(seq), encodePartials(partials));
   }
@@ -287,7 +287,7 @@ export function commitBatch(s: Store, req: CommitMeta, res: WorkResult, bronze: 
     silver_staged: res.silver.map((p) => ({ date: p.date, rows: p.rows - (drop[p.date]?.length ?? 0) })),
     silver_files: [],
     quarantine_ids: quarantineIds,
-    gold_keys: [...[...goldGroups.keys()].map((g) => `d|${res.groups[g]}`), qk],
+    gold_keys: [...[...groupsTouched].map((g) => `d|${res.groups[g]}`), qk],
   });
   if (req.idempotencyKey)
     s.idempotency.put(req.idempotencyKey, { batch_id: batchId, sha256: res.sha256, reply });
