@@ -312,10 +312,15 @@ function run(engine: Engine, task: WorkTask): WorkResult {
   const amount = new BigInt64Array(total);
   const credit = new Uint8Array(total);
   const groups: string[] = [];
-  const groupIndex = new Map<number, number>();
+  /** Per event day: small-integer group key (currency, channel, direction) → index into `groups`. */
+  const groupIndex = new Map<number, Map<number, number>>();
   const accounts: string[] = [];
   /** Per event day: account id (its bytes as latin1) → index into `accounts`. */
   const accountIndex = new Map<number, Map<string, number>>();
+  // The day's two maps, looked up again only when a row's day differs from the row before.
+  let mapsDay = Number.NaN;
+  let dayGroups = new Map<number, number>();
+  let dayAccounts = new Map<string, number>();
   const quarantine: QuarantineRow[] = [];
   const silverByDate = new Map<string, RecordBatch[]>();
   const hitsByDate = new Map<string, StagedHit[]>();
@@ -368,16 +373,22 @@ function run(engine: Engine, task: WorkTask): WorkResult {
         latenessSum += late;
       }
       if (m === 0) {
-        // Group keys are numbers built from bytes; a key's text is decoded once per distinct key.
+        // Group keys are small integers built from bytes, so V8 keeps them unboxed (a day in the
+        // same key made it a heap number per row); a key's text is decoded once per distinct key.
         const dayNo = Math.floor(tsMs / 86_400_000);
+        if (dayNo !== mapsDay) {
+          mapsDay = dayNo;
+          dayGroups = groupIndex.get(dayNo) ?? new Map();
+          groupIndex.set(dayNo, dayGroups);
+          dayAccounts = accountIndex.get(dayNo) ?? new Map();
+          accountIndex.set(dayNo, dayAccounts);
+        }
         const dirCredit = byteAt(t.direction, i, 0) === 0x63; // 'c'redit; the row is valid
-        const gk =
-          ((dayNo * 65536 + (v.currency[i] as number)) * 1024 + channelId(t.channel, i)) * 2 +
-          (dirCredit ? 1 : 0);
-        let g = groupIndex.get(gk);
+        const gk = (((v.currency[i] as number) * 1024 + channelId(t.channel, i)) << 1) | (dirCredit ? 1 : 0);
+        let g = dayGroups.get(gk);
         if (g === undefined) {
           g = groups.length;
-          groupIndex.set(gk, g);
+          dayGroups.set(gk, g);
           groups.push(
             `${dayString(dayNo)}|${text(t.currency, i)}|${text(t.channel, i)}|${text(t.direction, i)}`,
           );
@@ -387,15 +398,10 @@ function run(engine: Engine, task: WorkTask): WorkResult {
         const ak = accountBytes
           ? accountBytes.toString('latin1', t.account_id?.offsets[i], t.account_id?.offsets[i + 1])
           : '';
-        let ofDay = accountIndex.get(dayNo);
-        if (!ofDay) {
-          ofDay = new Map();
-          accountIndex.set(dayNo, ofDay);
-        }
-        let a = ofDay.get(ak);
+        let a = dayAccounts.get(ak);
         if (a === undefined) {
           a = accounts.length;
-          ofDay.set(ak, a);
+          dayAccounts.set(ak, a);
           accounts.push(`${dayString(dayNo)}|${isAscii(ak) ? ak : text(t.account_id, i)}`);
         }
         rowAccount[r] = a;
