@@ -60,6 +60,12 @@ export interface StagedHeader {
   at: number;
 }
 
+/** A staged entry's header, and its bytes where LMDB holds them (see `Store.stagingViews`). */
+export interface StagedView {
+  header: StagedHeader;
+  bytes: Uint8Array;
+}
+
 /** Reads the header of a staged entry's bytes (see `stagingEncoder`); the rows are not touched. */
 export function stagedHeader(b: Uint8Array): StagedHeader {
   const buf = Buffer.from(b.buffer, b.byteOffset, b.byteLength);
@@ -139,8 +145,11 @@ export class Store {
   readonly txids: Database<number, string>;
   readonly idempotency: Database<unknown, string>;
   readonly staging: Database<StagedSilver, number>;
-  /** The same entries as bytes, undecoded: large values come as views of LMDB's map, not copies. */
-  readonly stagingBytes: Database<Uint8Array, number>;
+  /**
+   * The same entries, header decoded and rows left in place: `bytes` is LMDB's own buffer (a view
+   * of its map for large values), valid only until this thread's next read.
+   */
+  readonly stagingViews: Database<StagedView, number>;
   readonly quarantine: Database<unknown, string>;
   readonly quarantineByTx: Database<string, string>;
   readonly gold: Database<unknown, string>;
@@ -172,7 +181,18 @@ export class Store {
     } as DatabaseOptions & {
       name: string;
     });
-    this.stagingBytes = this.env.openDB({ name: 'staging', keyEncoding: 'uint32', encoding: 'binary' });
+    // A custom decoder is handed LMDB's bytes as they are (`encoding: 'binary'` would copy them).
+    // Small values come in lmdb-js's shared buffer, whose own `length` is the value's size.
+    this.stagingViews = this.env.openDB({
+      name: 'staging',
+      keyEncoding: 'uint32',
+      encoder: {
+        decode: (b: Uint8Array): StagedView => {
+          const bytes = b.subarray(0, b.length);
+          return { header: stagedHeader(bytes), bytes };
+        },
+      },
+    } as DatabaseOptions & { name: string });
     this.quarantine = this.env.openDB({ name: 'quarantine' });
     this.quarantineByTx = this.env.openDB({ name: 'quarantineByTx', dupSort: true });
     this.gold = this.env.openDB({ name: 'gold' });

@@ -23,7 +23,7 @@ import {
 } from '../aml/silver-columns.ts';
 import { amlKeys } from '../aml/store-keys.ts';
 import { crashPoint } from '../faults.ts';
-import { type SilverFile, type StagedSilver, type Store, stagedHeader, stagingEncoder } from '../store.ts';
+import { type SilverFile, type StagedSilver, type StagedView, type Store, stagingEncoder } from '../store.ts';
 import { checkSilverFile, type SilverProblem } from './checksum.ts';
 import { keptCount } from './drop.ts';
 import { listFiles } from './list-files.ts';
@@ -237,10 +237,10 @@ export class SilverRoller {
 
   /**
    * Reads staging entries above the last seen key; keeps values up to the roll budget in memory.
-   * Entries are read as bytes (views of LMDB's map): only those kept have their rows copied out.
+   * Entries are read in place (views of LMDB's map): only those kept have their rows copied out.
    */
   private scan(): void {
-    for (const { key, value } of this.store.stagingBytes.getRange({ start: this.lastSeq + 1 })) {
+    for (const { key, value } of this.store.stagingViews.getRange({ start: this.lastSeq + 1 })) {
       this.track(key, value);
       if (key > this.lastSeq) this.lastSeq = key;
     }
@@ -252,7 +252,7 @@ export class SilverRoller {
     for (const key of this.store.staging.getKeys()) {
       present.add(key);
       if (!this.tracked.has(key)) {
-        const value = this.store.stagingBytes.get(key);
+        const value = this.store.stagingViews.get(key);
         if (value) {
           this.track(key, value);
           this.outOfOrder = true;
@@ -262,9 +262,8 @@ export class SilverRoller {
     for (const t of [...this.tracked.values()]) if (!present.has(t.seq)) this.untrack(t);
   }
 
-  private track(seq: number, bytes: Uint8Array): void {
+  private track(seq: number, { header, bytes }: StagedView): void {
     if (this.tracked.has(seq)) return;
-    const header = stagedHeader(bytes);
     let rows = 0;
     let kept = 0;
     for (const p of header.parts) {
