@@ -78,11 +78,14 @@ export async function foldAccountPartials(store: Store, maxPartials = FOLD_PARTI
       const p = decodePartials(value as StoredPartials);
       for (let i = 0; i < p.keys.length; i++) {
         const k = p.keys[i] as string;
-        const m = merged.get(k) ?? { count: 0, debit: 0n, credit: 0n };
+        let m = merged.get(k);
+        if (!m) {
+          m = { count: 0, debit: 0n, credit: 0n };
+          merged.set(k, m);
+        }
         m.count += p.count[i] as number;
         m.debit += p.debit[i] as bigint;
         m.credit += p.credit[i] as bigint;
-        merged.set(k, m);
       }
       done.push(key as string);
     }

@@ -4,8 +4,8 @@
  * Reading a BigInt64Array element allocates a BigInt, and so does every BigInt addition: a
  * batch's gold aggregation made three per accepted row. Here an amount is read as its two 32-bit
  * words. The low words (unsigned, below 2^32) and the high words (signed, at most 2^31 in size)
- * are summed apart; over at most 2^20 rows (ROW_BITS, the most a batch holds) both sums stay
- * integers below 2^53, so every addition is exact integer arithmetic, never a rounded one. A key's
+ * are summed apart; over at most 2^20 rows per key (ROW_BITS, the most a batch holds) both sums
+ * stay integers below 2^53, so every addition is exact integer arithmetic, never a rounded one. A key's
  * sum becomes one BigInt when it is read: high × 2^32 + low. Min and max are kept as the row that
  * holds them, compared word by word, and read as BigInts once per key.
  */
@@ -24,7 +24,6 @@ export class Int64Sums {
   private readonly minRow: Int32Array;
   private readonly maxRow: Int32Array;
   private readonly words: Int32Array;
-  private rows = 0;
 
   /** `amounts` is read, never written; `keys` is how many distinct keys rows may be added under. */
   constructor(
@@ -43,7 +42,8 @@ export class Int64Sums {
 
   /** Adds row `i`'s amount under key `k`. */
   add(k: number, i: number): void {
-    if (++this.rows > ROW_BITS) throw new RangeError(`more than ${ROW_BITS} rows in one Int64Sums`);
+    if ((this.count[k] as number) >= ROW_BITS)
+      throw new RangeError(`more than ${ROW_BITS} rows under one key`);
     const lo = (this.words[2 * i] as number) >>> 0;
     const hi = this.words[2 * i + 1] as number;
     if (this.count[k] === 0) {
