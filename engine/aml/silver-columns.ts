@@ -50,7 +50,10 @@ function rulesColumn(rules: Uint16Array, from: number, n: number): Data<Utf8> {
     offsets[k + 1] = size;
   }
   const data = new Uint8Array(size);
-  for (let k = 0; k < n; k++) data.set(parts[k] as Uint8Array, offsets[k]);
+  for (let k = 0; k < n; k++) {
+    const b = parts[k] as Uint8Array;
+    if (b.length > 0) data.set(b, offsets[k]); // most rows fire no rule
+  }
   return makeData({ type: new Utf8(), length: n, nullCount: 0, valueOffsets: offsets, data });
 }
 
@@ -68,10 +71,13 @@ export function withAmlColumns(ipc: Uint8Array, aml: AmlColumnsOfPart): Uint8Arr
   const out = table.batches.map((batch) => {
     const n = batch.numRows;
     const children = batch.data.children.slice() as Data<DataType>[];
-    const score = Int32Array.from(aml.score.subarray(base, base + n));
+    // Plain loops: `Int32Array.from` with a map function costs a call per row.
+    const score = new Int32Array(aml.score.subarray(base, base + n));
     // Staged rows may carry bits already (a reviewer's release or correction): add, never replace.
     const staged = batch.getChildAt(at.flags)?.toArray() as Int32Array | undefined;
-    const flags = Int32Array.from(aml.flags.subarray(base, base + n), (f, k) => f | (staged?.[k] ?? 0));
+    const flags = new Int32Array(n);
+    for (let k = 0; k < n; k++)
+      flags[k] = (aml.flags[base + k] as number) | (staged ? (staged[k] as number) : 0);
     children[at.aml_score] = makeData({
       type: schema.fields[at.aml_score]?.type,
       length: n,
