@@ -24,7 +24,9 @@ function reference(amounts: bigint[], keys: number[]) {
 
 function sums(amounts: bigint[], keys: number[], width: number) {
   const s = new Int64Sums(BigInt64Array.from(amounts), width);
-  keys.forEach((k, i) => s.add(k, i));
+  keys.forEach((k, i) => {
+    s.add(k, i);
+  });
   const out = new Map<number, { count: number; sum: bigint; min: bigint; max: bigint }>();
   for (const k of s.order.subarray(0, s.size)) {
     out.set(k, { count: s.count[k] as number, sum: s.sum(k), min: s.min(k), max: s.max(k) });
