@@ -181,7 +181,9 @@ export function commitBatch(s: Store, req: CommitMeta, res: WorkResult, bronze: 
   for (const g of groupsTouched) {
     const key = `d|${res.groups[g]}`;
     const count = goldGroups.count[g] as number;
-    const [sum, min, max] = [goldGroups.sum(g), goldGroups.min(g), goldGroups.max(g)];
+    const sum = goldGroups.sum(g);
+    const min = goldGroups.min(g);
+    const max = goldGroups.max(g);
     const prev = s.gold.get(key) as { count: number; sum: string; min: string; max: string } | undefined;
     const next = prev
       ? {
@@ -194,17 +196,13 @@ export function commitBatch(s: Store, req: CommitMeta, res: WorkResult, bronze: 
     s.gold.put(key, next);
   }
   if (goldAccounts.size > 0) {
-    // Accounts in the order of their first accepted row, each once (debit or credit came first).
-    const seen = new Uint8Array(res.accounts.length);
-    const order: number[] = [];
-    for (const key of goldAccounts.order.subarray(0, goldAccounts.size)) {
-      const a = key >> 1;
-      if (!seen[a]) {
-        seen[a] = 1;
-        order.push(a);
-      }
+    // Accounts with an accepted row, in `accounts` order (the fold merges them by key anyway).
+    const touched: number[] = [];
+    for (let a = 0; a < res.accounts.length; a++) {
+      if ((goldAccounts.count[2 * a] as number) + (goldAccounts.count[2 * a + 1] as number) > 0)
+        touched.push(a);
     }
-    const m = order.length;
+    const m = touched.length;
     const partials: AccountPartials = {
       keys: new Array(m),
       count: new Int32Array(m),
@@ -212,11 +210,11 @@ export function commitBatch(s: Store, req: CommitMeta, res: WorkResult, bronze: 
       credit: new BigInt64Array(m),
     };
     for (let k = 0; k < m; k++) {
-      const a = order[k] as number;
+      const a = touched[k] as number;
       partials.keys[k] = res.accounts[a] as string;
       partials.count[k] = (goldAccounts.count[2 * a] as number) + (goldAccounts.count[2 * a + 1] as number);
-      partials.debit[k] = goldAccounts.count[2 * a] ? goldAccounts.sum(2 * a) : 0n;
-      partials.credit[k] = goldAccounts.count[2 * a + 1] ? goldAccounts.sum(2 * a + 1) : 0n;
+      partials.debit[k] = goldAccounts.sum(2 * a); // 0n for an account with no debit
+      partials.credit[k] = goldAccounts.sum(2 * a + 1);
     }
     s.gold.put(partialKey(seq), encodePartials(partials));
   }

@@ -71,9 +71,9 @@ export function withAmlColumns(ipc: Uint8Array, aml: AmlColumnsOfPart): Uint8Arr
   const out = table.batches.map((batch) => {
     const n = batch.numRows;
     const children = batch.data.children.slice() as Data<DataType>[];
-    // Plain loops: `Int32Array.from` with a map function costs a call per row.
     const score = new Int32Array(aml.score.subarray(base, base + n));
     // Staged rows may carry bits already (a reviewer's release or correction): add, never replace.
+    // A plain loop: `Int32Array.from` with a map function costs a call per row.
     const staged = batch.getChildAt(at.flags)?.toArray() as Int32Array | undefined;
     const flags = new Int32Array(n);
     for (let k = 0; k < n; k++)
