@@ -243,8 +243,11 @@ impl<'a> State<'a> {
         self.header[H_FREE] = (free - 1) as u64;
         self.index[2 * p] = key;
         self.index[2 * p + 1] = slot as u64;
+        // Only the header is cleared: the ring and the band are read only up to their lengths
+        // (in the header), and zeroing all 18 lines of a slot was half the cost of `prepare` for
+        // a batch of new accounts. `copy_out` writes the unused words as zeros.
         let s = self.slot_mut(slot);
-        for w in s.iter_mut() {
+        for w in s[..W_EVENTS].iter_mut() {
             *w = 0;
         }
         s[W_KEY] = key;
@@ -316,6 +319,24 @@ impl<'a> State<'a> {
         }
     }
 
+    /// Copies slot `i` into `out` (`SLOT_WORDS`) with its unused ring and band words as zeros,
+    /// so what the store keeps depends only on the account's history, not on what the slot held
+    /// before (`insert` clears only the header).
+    fn copy_out(&self, i: usize, out: &mut [u64]) {
+        let s = self.slot(i);
+        let (head, len, band) = meta(s);
+        out[..W_EVENTS].copy_from_slice(&s[..W_EVENTS]);
+        for w in out[W_EVENTS..].iter_mut() {
+            *w = 0;
+        }
+        for j in 0..len {
+            let p = W_EVENTS + 2 * ((head + j) & (RING - 1));
+            out[p] = s[p];
+            out[p + 1] = s[p + 1];
+        }
+        out[W_BAND..W_BAND + band].copy_from_slice(&s[W_BAND..W_BAND + band]);
+    }
+
     /// Copies every dirty slot into `out` (whole slots) and marks it clean; stops when `out` is
     /// full. Returns the number copied.
     pub fn take_dirty(&mut self, out: &mut [u64]) -> usize {
@@ -325,10 +346,10 @@ impl<'a> State<'a> {
             if (n + 1) * SLOT_WORDS > out.len() {
                 break;
             }
-            let s = &mut self.slots[i * SLOT_WORDS..(i + 1) * SLOT_WORDS];
+            let s = self.slot(i);
             if s[W_KEY] != EMPTY && s[W_META] & DIRTY != 0 {
-                s[W_META] &= !DIRTY;
-                out[n * SLOT_WORDS..(n + 1) * SLOT_WORDS].copy_from_slice(s);
+                self.slot_mut(i)[W_META] &= !DIRTY;
+                self.copy_out(i, &mut out[n * SLOT_WORDS..(n + 1) * SLOT_WORDS]);
                 n += 1;
             }
         }
@@ -353,7 +374,7 @@ impl<'a> State<'a> {
                 if (copied + 1) * SLOT_WORDS > out.len() {
                     break;
                 }
-                out[copied * SLOT_WORDS..(copied + 1) * SLOT_WORDS].copy_from_slice(self.slot(i));
+                self.copy_out(i, &mut out[copied * SLOT_WORDS..(copied + 1) * SLOT_WORDS]);
                 out[copied * SLOT_WORDS + W_META] &= !DIRTY;
                 copied += 1;
             }
@@ -491,7 +512,14 @@ fn look_back(s: &[u64], p: &Params, t: i64, a: i64, debit: bool) -> Seen {
     let mut seen = Seen { count: 0, sum: 0, band: 0, pass: None };
     // Newest first; rows after `t` (this row is late) are not yet "seen" as of its event time.
     let mut debits = 0i64;
-    let mut j = len;
+    // The newest row is at `W_MAX_TS`, in the slot's first line: when even it is out of both
+    // windows, the ring (lines that are cold for most accounts) is not read at all.
+    let newest = s[W_MAX_TS] as i64;
+    let out_of_reach = newest != i64::MIN
+        && t >= newest
+        && t - newest > p.velocity_window_ms
+        && t - newest > p.pass_window_ms;
+    let mut j = if out_of_reach { 0 } else { len };
     while j > 0 {
         j -= 1;
         let (ts, amt, credit) = event(s, head, j);
@@ -537,9 +565,11 @@ fn apply(s: &mut [u64], p: &Params, t: i64, a: i64, credit: bool) {
         head = (head + 1) & (RING - 1);
         len -= 1;
     }
-    // Find the place from the newest end: rows arrive mostly in order.
+    // Find the place from the newest end: rows arrive mostly in order, and a row at or after
+    // the newest (`W_MAX_TS`) goes at the end without reading the ring.
     let mut j = len;
-    while j > 0 && event(s, head, j - 1).0 > t {
+    let newest = s[W_MAX_TS] as i64;
+    while j > 0 && t < newest && event(s, head, j - 1).0 > t {
         let e = event(s, head, j - 1);
         put_event(s, head, j, e);
         j -= 1;
@@ -588,7 +618,7 @@ const CHUNK: usize = 64;
 /// Each pass issues loads that do not depend on one another, so a round's cache misses overlap
 /// instead of queuing one by one inside the branchy scoring loop (WASM has no prefetch). Returns
 /// a value made from the loads, so they are not optimised away.
-fn locate(st: &State, rows: &Rows, chunk: &[u32], slot_of: &mut [u32; CHUNK]) -> u64 {
+fn locate(st: &State, rows: &Rows, chunk: &[u32], slot_of: &mut [u32; CHUNK], reach: i64) -> u64 {
     let mut warm = 0u64;
     for (k, &ri) in chunk.iter().enumerate() {
         let i = ri as usize;
@@ -603,11 +633,16 @@ fn locate(st: &State, rows: &Rows, chunk: &[u32], slot_of: &mut [u32; CHUNK]) ->
             warm = warm.wrapping_add(st.slots[slot as usize * SLOT_WORDS + W_META]);
         }
     }
-    for &slot in slot_of.iter().take(chunk.len()) {
+    for (k, &slot) in slot_of.iter().take(chunk.len()).enumerate() {
         if slot != NO_SLOT {
             let s = st.slot(slot as usize);
             let (head, len, _) = meta(s);
-            warm ^= s[W_EVENTS + 2 * ((head + len + RING - 1) & (RING - 1))];
+            let t = rows.ts[chunk[k] as usize];
+            let newest = s[W_MAX_TS] as i64;
+            // The newest row is read only when it may be in a window (`look_back`).
+            if newest == i64::MIN || t < newest || t - newest <= reach {
+                warm ^= s[W_EVENTS + 2 * ((head + len + RING - 1) & (RING - 1))];
+            }
             warm ^= s[W_EVENTS + 2 * ((head + len) & (RING - 1))];
         }
     }
@@ -634,7 +669,7 @@ pub fn score_rows(
     let mut warm = 0u64;
     let mut slot_of = [NO_SLOT; CHUNK];
     for chunk in order.chunks(CHUNK) {
-        warm ^= locate(st, rows, chunk, &mut slot_of);
+        warm ^= locate(st, rows, chunk, &mut slot_of, p.velocity_window_ms.max(p.pass_window_ms));
         for (k, &ri) in chunk.iter().enumerate() {
             let i = ri as usize;
             let (key, t, a, f) = (rows.key[i], rows.ts[i], rows.gbp[i], rows.flags[i]);
@@ -1149,6 +1184,50 @@ mod tests {
         assert!(st.find(11).is_none());
         assert!(st.restore(&dirty[..SLOT_WORDS]));
         assert_ne!(h.one(row(11, 10_000, GBP, false)).1 & VELOCITY_COUNT, 0);
+    }
+
+    #[test]
+    fn a_reused_slot_saves_the_same_words_as_a_fresh_one() {
+        // Account 21 fills a slot's ring and band, is evicted, and account 22 takes the slot;
+        // `insert` clears only the header, so 22's saved words must not carry 21's rows.
+        let mut h = Harness::new();
+        for k in 0..40 {
+            h.one(row(21, k * 1000, 9_500 * GBP, false));
+        }
+        let mut out = vec![0u64; 64 * SLOT_WORDS];
+        let clock = h.arena.state().clock();
+        assert_eq!(h.arena.state().evict(clock + 1, &mut out), (1, 1));
+        h.one(row(22, 5_000_000, 9_500 * GBP, true));
+        let n = h.arena.state().take_dirty(&mut out);
+        assert_eq!(n, 1);
+        let mut fresh = Harness::new();
+        fresh.one(row(22, 5_000_000, 9_500 * GBP, true));
+        let mut want = vec![0u64; SLOT_WORDS];
+        assert_eq!(fresh.arena.state().take_dirty(&mut want), 1);
+        // The touch clock differs (the first harness scored more batches); the rest is history.
+        out[W_TOUCH] = 0;
+        want[W_TOUCH] = 0;
+        assert_eq!(&out[..SLOT_WORDS], &want[..]);
+    }
+
+    #[test]
+    fn rows_just_inside_and_outside_the_longest_window_see_the_same_history_as_before() {
+        // `look_back` skips the ring when the newest row is out of both windows (1 h here):
+        // a credit exactly 60 min before a debit still counts for RAPID_PASS_THROUGH.
+        let mut h = Harness::new();
+        h.one(row(31, 0, 2_000 * GBP, true));
+        let r = h.one(row(31, 60 * MIN, 1_900 * GBP, false));
+        assert_ne!(r.1 & RAPID_PASS_THROUGH, 0);
+        let mut h = Harness::new();
+        h.one(row(31, 0, 2_000 * GBP, true));
+        let r = h.one(row(31, 60 * MIN + 1, 1_900 * GBP, false));
+        assert_eq!(r.1 & RAPID_PASS_THROUGH, 0);
+        // A late row (before the newest, within the lateness) still reads the ring: it counts
+        // the debit 1 ms before it in its 5-min window.
+        h.one(row(31, 2 * 60 * MIN, 1_000 * GBP, true));
+        let late = h.one(row(31, 60 * MIN + 2, 19 * GBP, false));
+        assert_eq!(late.3[0], 2);
+        assert_eq!(late.3[1], 1_919 * GBP);
     }
 
     #[test]
