@@ -193,20 +193,30 @@ function int64Of(data: Data, name: string): Int64Column {
   throw new SluiceError('BODY_SHAPE', `field ${name} has Arrow type ${String(type)}; expected Int64`);
 }
 
-/** A Utf8 column from strings: for reference data and generated rows, never the hot path. */
+/**
+ * A Utf8 column from strings: reference data, generated rows, and quarantined rows' personal
+ * fields for sealing. ASCII values (ids, codes, most names) are counted and copied char by char:
+ * for short strings a native encoder call per value cost more than the copy.
+ */
 export function utf8Column(values: readonly string[]): Utf8Column {
-  const parts = values.map((v) => encoder.encode(v));
-  const offsets = new Int32Array(values.length + 1);
+  const n = values.length;
+  const offsets = new Int32Array(n + 1);
+  const ascii = new Uint8Array(n);
   let at = 0;
-  parts.forEach((p, i) => {
-    at += p.length;
+  for (let i = 0; i < n; i++) {
+    const v = values[i] as string;
+    let k = 0;
+    while (k < v.length && v.charCodeAt(k) < 0x80) k++;
+    ascii[i] = k === v.length ? 1 : 0;
+    at += k === v.length ? v.length : Buffer.byteLength(v, 'utf8');
     offsets[i + 1] = at;
-  });
+  }
   const data = new Uint8Array(at);
-  let o = 0;
-  for (const p of parts) {
-    data.set(p, o);
-    o += p.length;
+  for (let i = 0; i < n; i++) {
+    const v = values[i] as string;
+    const o = offsets[i] as number;
+    if (ascii[i] === 1) for (let k = 0; k < v.length; k++) data[o + k] = v.charCodeAt(k);
+    else encoder.encodeInto(v, data.subarray(o, offsets[i + 1]));
   }
   return { kind: 'utf8', offsets, data, validity: null };
 }

@@ -282,7 +282,10 @@ export function silverParts(
       ctx.seal.cipher,
       m,
       (k) => keyOf(idx[k] as number),
-      PII_FIELDS.map((f) => copied.get(f) as Data<Utf8>),
+      PII_FIELDS.map((f) => {
+        const c = copied.get(f) as Data<Utf8>;
+        return { offsets: c.valueOffsets, data: c.values };
+      }),
     );
     for (const f of PII_FIELDS) copied.set(f, asBinary(copied.get(f) as Data<Utf8>));
     const children: Data<DataType>[] = [

@@ -18,7 +18,7 @@ import { type Format, parseColumns } from './formats/index.ts';
 import { Kernels } from './kernels.ts';
 import { RowCipher } from './pii/cipher.ts';
 import { type Keyring, keyringFor } from './pii/keyring.ts';
-import { type SealedFields, sealValues } from './pii/seal.ts';
+import { type SealedFields, sealRecords } from './pii/seal.ts';
 import { RateTable } from './rates.ts';
 import { loadReferenceData, type ReferencePaths } from './reference-data.ts';
 import { releaseRows } from './review/release.ts';
@@ -416,18 +416,14 @@ function run(engine: Engine, task: WorkTask): WorkResult {
         for (const f of FIELDS) raw[f] = text(t[f], i);
         if (!t.ts && cols.tsMs) raw.ts = String(cols.tsMs.values[i]);
         if (!t.amount && cols.amountMinor) raw.amount_minor = String(cols.amountMinor.values[i]);
-        // Only ingest persists the record; a subject-less row is sealed under its batch's pseudo-subject.
-        const { values, sealed } =
-          task.kind === 'ingest' && seal
-            ? sealValues(seal.ring, raw, `batch:${task.batchId}`)
-            : { values: raw, sealed: null };
+        // Sealed below, all of the batch's records in one call.
         quarantine.push({
           row: r,
           tx_id: txIds[r] ?? null,
           reasons: reasonsOf(m).filter((c) => c !== 'DUPLICATE_TX'),
           fields,
-          values,
-          sealed,
+          values: raw,
+          sealed: null,
         });
       }
     }
@@ -478,6 +474,15 @@ function run(engine: Engine, task: WorkTask): WorkResult {
       rows: silverCount.get(date) as number,
       ipc: tableToIPC(new Table(SILVER_SCHEMA, list), 'stream'),
       ...(hits ? { hits } : {}),
+    });
+  }
+  // Only ingest persists the records; a subject-less row is sealed under its batch's pseudo-subject.
+  if (task.kind === 'ingest' && seal && quarantine.length > 0) {
+    const raw = quarantine.map((q) => q.values);
+    sealRecords(seal.ring, seal.cipher, raw, `batch:${task.batchId}`).forEach((x, k) => {
+      const q = quarantine[k] as QuarantineRow;
+      q.values = x.values;
+      q.sealed = x.sealed;
     });
   }
   const late = lateness.subarray(0, latenessCount).sort();

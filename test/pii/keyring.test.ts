@@ -1,9 +1,10 @@
 import { appendFileSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { RowCipher } from '../../engine/pii/cipher.ts';
 import { ERASED, maskValue } from '../../engine/pii/fields.ts';
 import { destroyBodyKeysBefore, destroySubject, Keyring, keysDir, SLOT } from '../../engine/pii/keyring.ts';
-import { openBody, openValues, sealBody, sealValues } from '../../engine/pii/seal.ts';
+import { openBody, openValues, type SealedFields, sealBody, sealRecords } from '../../engine/pii/seal.ts';
 import { tempDir } from '../support/service.ts';
 
 let dir: ReturnType<typeof tempDir>;
@@ -101,9 +102,16 @@ describe('sealed record values', () => {
     reference: 'rent',
   };
 
+  const cipher = new RowCipher();
+  const sealOne = (w: Keyring, v: Record<string, string | null>) =>
+    sealRecords(w, cipher, [v], 'batch:b1')[0] as {
+      values: Record<string, string | null>;
+      sealed: SealedFields | null;
+    };
+
   it('round-trip, with personal fields absent from the stored values', () => {
     const w = new Keyring(dir.path, 1);
-    const { values: stored, sealed } = sealValues(w, values, 'batch:b1');
+    const { values: stored, sealed } = sealOne(w, values);
     expect(stored).toMatchObject({
       tx_id: 'T1',
       account_number: null,
@@ -115,9 +123,47 @@ describe('sealed record values', () => {
     w.close();
   });
 
+  it('seals a batch of records in one call, each opening to its own values, and leaves records without personal fields as they are', () => {
+    const w = new Keyring(dir.path, 1);
+    const records: Record<string, string | null>[] = [
+      values,
+      {
+        ...values,
+        customer_id: 'CUST-2',
+        counterparty_name: 'Ann Other',
+        reference: null,
+        account_number: '',
+      },
+      {
+        tx_id: 'T3',
+        customer_id: null,
+        account_id: 'ACC-3',
+        account_number: null,
+        iban: null,
+        counterparty_name: null,
+        reference: null,
+      },
+      { ...values, customer_id: null, account_id: null, iban: 'GB82WEST12345698765432' },
+    ];
+    const sealed = sealRecords(w, cipher, records, 'batch:b9');
+    expect(sealed[2]).toEqual({ values: records[2], sealed: null });
+    for (const [k, r] of sealed.entries()) {
+      expect(openValues(w, r.values, r.sealed)).toEqual(records[k]);
+    }
+    expect(Object.keys(sealed[1]?.sealed?.ct ?? {})).toEqual(['counterparty_name']);
+    // Each record has its own nonce and, by subject, its own key; the subject-less one uses the batch's.
+    const nonces = new Set(sealed.flatMap((r) => (r.sealed ? [r.sealed.nonce] : [])));
+    expect(nonces.size).toBe(3);
+    expect(sealed[0]?.sealed?.ref).not.toBe(sealed[1]?.sealed?.ref);
+    expect(sealed[3]?.sealed?.ref).toBe(
+      sealRecords(w, cipher, [{ tx_id: 'T4', counterparty_name: 'N' }], 'batch:b9')[0]?.sealed?.ref,
+    );
+    w.close();
+  });
+
   it('open as [erased] once the subject is erased', () => {
     const w = new Keyring(dir.path, 1);
-    const { values: stored, sealed } = sealValues(w, values, 'batch:b1');
+    const { values: stored, sealed } = sealOne(w, values);
     w.sync();
     destroySubject(dir.path, 'CUST-1');
     w.refresh();
