@@ -49,6 +49,22 @@ fn quarter(s: &mut [u32; 16], a: usize, b: usize, c: usize, d: usize) {
     s[b] = (s[b] ^ s[c]).rotate_left(7);
 }
 
+/// The 20 rounds (ten double rounds: columns, then diagonals) over a state whose words are `T`:
+/// one stream's (`u32`) or four streams' in lanes.
+#[inline(always)]
+fn rounds<T>(s: &mut [T; 16], quarter: fn(&mut [T; 16], usize, usize, usize, usize)) {
+    for _ in 0..10 {
+        quarter(s, 0, 4, 8, 12);
+        quarter(s, 1, 5, 9, 13);
+        quarter(s, 2, 6, 10, 14);
+        quarter(s, 3, 7, 11, 15);
+        quarter(s, 0, 5, 10, 15);
+        quarter(s, 1, 6, 11, 12);
+        quarter(s, 2, 7, 8, 13);
+        quarter(s, 3, 4, 9, 14);
+    }
+}
+
 /// The ChaCha20 block function (RFC 8439 §2.3): 64 keystream bytes for one block counter.
 pub fn block(key: &[u32; 8], counter: u32, nonce: &[u32; 3], out: &mut [u8; 64]) {
     let mut init = [0u32; 16];
@@ -57,16 +73,7 @@ pub fn block(key: &[u32; 8], counter: u32, nonce: &[u32; 3], out: &mut [u8; 64])
     init[12] = counter;
     init[13..].copy_from_slice(nonce);
     let mut s = init;
-    for _ in 0..10 {
-        quarter(&mut s, 0, 4, 8, 12);
-        quarter(&mut s, 1, 5, 9, 13);
-        quarter(&mut s, 2, 6, 10, 14);
-        quarter(&mut s, 3, 7, 11, 15);
-        quarter(&mut s, 0, 5, 10, 15);
-        quarter(&mut s, 1, 6, 11, 12);
-        quarter(&mut s, 2, 7, 8, 13);
-        quarter(&mut s, 3, 4, 9, 14);
-    }
+    rounds(&mut s, quarter);
     for k in 0..16 {
         out[4 * k..4 * k + 4].copy_from_slice(&s[k].wrapping_add(init[k]).to_le_bytes());
     }
@@ -135,16 +142,7 @@ pub fn block_lanes(
     }
     init[12] = [counter; LANES];
     let mut s = init;
-    for _ in 0..10 {
-        quarter_lanes(&mut s, 0, 4, 8, 12);
-        quarter_lanes(&mut s, 1, 5, 9, 13);
-        quarter_lanes(&mut s, 2, 6, 10, 14);
-        quarter_lanes(&mut s, 3, 7, 11, 15);
-        quarter_lanes(&mut s, 0, 5, 10, 15);
-        quarter_lanes(&mut s, 1, 6, 11, 12);
-        quarter_lanes(&mut s, 2, 7, 8, 13);
-        quarter_lanes(&mut s, 3, 4, 9, 14);
-    }
+    rounds(&mut s, quarter_lanes);
     for k in 0..16 {
         let w = lanes_add(s[k], init[k]);
         for l in 0..LANES {
