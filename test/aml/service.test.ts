@@ -78,7 +78,7 @@ const children = new Set<ChildProcess>();
 
 async function spawnService(dataDir: string): Promise<{ url: string; child: ChildProcess }> {
   // No timed checkpoint during the test: the crash must leave the state behind the outputs.
-  const s = await spawnServe(dataDir, ['--aml-checkpoint-ms', '600000']);
+  const s = await spawnServe(dataDir, ['--aml-checkpoint-ms', '600000', '--aml-shards', '2']);
   children.add(s.child);
   s.child.once('exit', () => children.delete(s.child));
   return s;
@@ -95,7 +95,7 @@ describe('AML in the service', () => {
   let expected: Awaited<ReturnType<typeof alerts>> = [];
 
   it('raises alerts with their reasons, counts them in the reply, and serves them filtered', async () => {
-    const svc = await service(reference.path, { workers: 2 });
+    const svc = await service(reference.path, { workers: 2, amlShards: 2 });
     const replies = [];
     for (const b of BATCHES) replies.push(await send(svc.url, b));
     expect(replies.map((r) => r.alerts)).toEqual([0, 1, 1, 3, 1, 1]);
@@ -163,7 +163,7 @@ describe('AML in the service', () => {
   });
 
   it('scores the stateless rules of a validate row that has no account', async () => {
-    const svc = await service(reference.path, { workers: 1 });
+    const svc = await service(reference.path, { workers: 1, amlShards: 2 });
     const r = await post(
       `${svc.url}/v1/validate`,
       JSON.stringify([{ ...row('X1', '', 0, '10000.00', { counterparty_name: 'Hamid Reza Tavakoli' }) }]),
@@ -178,7 +178,7 @@ describe('AML in the service', () => {
   });
 
   it('keeps the state across a restart', async () => {
-    const svc = await service(reference.path, { workers: 1 });
+    const svc = await service(reference.path, { workers: 1, amlShards: 2 });
     const r = await send(svc.url, [row('S5', 'STR-1', 5 * HOUR, '9500.00', credit)]);
     expect(r.alerts).toBe(1); // the 5th band amount within 24 h, seen only through restored state
     await svc.close();

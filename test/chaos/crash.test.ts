@@ -23,7 +23,17 @@ const KILLS = LONG ? 100 : 20;
 const BATCHES = LONG ? 5000 : 1000;
 const TIMEOUT_MS = LONG ? 3_600_000 : 600_000;
 /** Short timers, so that kills land in the middle of rolls and checkpoints too. */
-const SERVE_ARGS = ['--aml-checkpoint-ms', '300', '--silver-roll-ms', '700', '--silver-roll-rows', '8192'];
+// Two AML shards (the default on two cores is one): the crash must replay each shard's own state.
+const SERVE_ARGS = [
+  '--aml-checkpoint-ms',
+  '300',
+  '--silver-roll-ms',
+  '700',
+  '--silver-roll-rows',
+  '8192',
+  '--aml-shards',
+  '2',
+];
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
