@@ -2,8 +2,10 @@
  * Starts and stops the whole service: store, recovery, worker pool, silver roller, HTTP server.
  * Shutdown is graceful: stop accepting, drain in-flight batches, roll staged silver, close.
  */
+
 import { unwatchFile, watchFile } from 'node:fs';
 import { resolve } from 'node:path';
+import { Piscina } from 'piscina';
 import { SanctionsList } from '../engine/aml/sanctions.ts';
 import { AmlShards } from '../engine/aml/shards.ts';
 import { recordAudit } from '../engine/audit/log.ts';
@@ -11,6 +13,7 @@ import { createKey, hasActiveKey, hasAnyKey } from '../engine/auth/keys.ts';
 import { isLoopback, resolveConfig, retentionOf, type ServiceConfig } from '../engine/config.ts';
 import { SluiceError } from '../engine/errors.ts';
 import { foldAll, GOLD_FOLD_MS } from '../engine/gold.ts';
+import type { FoldTask } from '../engine/gold-worker.ts';
 import { JOBS, JobRunner } from '../engine/jobs.ts';
 import { MemoryGuard } from '../engine/memory-guard.ts';
 import { Pipeline } from '../engine/pipeline.ts';
@@ -187,12 +190,21 @@ export async function startService(opts: StartOptions = {}): Promise<RunningServ
   roller.start();
   await foldAll(store);
   // Account aggregates are folded off the acknowledgement path (engine/gold.ts), every
-  // GOLD_FOLD_MS: an account seen in many batches of the interval costs one read and one write,
-  // so a longer interval folds the same rows with fewer writes.
+  // GOLD_FOLD_MS, in a thread of their own (engine/gold-worker.ts): an account seen in many
+  // batches of the interval costs one read and one write, so a longer interval folds the same
+  // rows with fewer writes, and its merging keeps the HTTP thread free.
+  const ts = import.meta.url.endsWith('.ts');
+  const goldPool = new Piscina({
+    filename: new URL(ts ? '../engine/gold-worker.ts' : '../engine/gold-worker.js', import.meta.url).href,
+    execArgv: ts ? ['--import', 'tsx'] : [],
+    minThreads: 1,
+    maxThreads: 1,
+  });
+  const foldTask: FoldTask = { dataDir, mapSize: config.lmdbMapSize };
   let folding = Promise.resolve();
   const foldTimer = setInterval(() => {
     folding = folding
-      .then(() => foldAll(store))
+      .then(() => goldPool.run(foldTask))
       .catch((e: Error) => {
         app.log.error({ err: e }, 'gold fold failed; partials stay and are folded later');
       });
@@ -221,6 +233,8 @@ export async function startService(opts: StartOptions = {}): Promise<RunningServ
         await aml.stop();
         clearInterval(foldTimer);
         await folding;
+        await goldPool.run({ ...foldTask, close: true });
+        await goldPool.destroy();
         await foldAll(store);
         await roller.stop();
         await store.close();

@@ -314,6 +314,33 @@ function catchUp(until: number): void {
   if (Date.now() - lastCheckpoint >= s.checkpointMs) checkpoint();
 }
 
+/** The latest batch a tick announced, and whether a catch-up is under way. */
+let tickTo = 0;
+let catching = false;
+
+/**
+ * Catches up with ticked batches one batch per turn of the event loop: a validate request that
+ * arrives meanwhile waits for one batch's scoring, not for a whole backlog (after a burst of
+ * ingest the shard may be dozens of batches behind). Its dry run sees the state as of the
+ * batches scored so far, as it always could: scoring trails commits.
+ */
+function catchUpStep(): void {
+  void serial(() => {
+    let more = false;
+    try {
+      // The batch was committed by another thread. lmdb-js keeps a read snapshot until a timer
+      // fires, so a tick arriving sooner would find no staging for it and score nothing.
+      store.env.resetReadTxn();
+      catchUp(Math.min(tickTo, processed + 1));
+      more = processed < tickTo;
+    } finally {
+      // A failed batch is reported by `serial`; the next tick tries again.
+      if (more) setImmediate(catchUpStep);
+      else catching = false;
+    }
+  });
+}
+
 async function recover(): Promise<void> {
   // Replay with the rules the checkpoint was taken under: a rules change always checkpoints first,
   // so no replay crosses one.
@@ -343,12 +370,11 @@ async function recover(): Promise<void> {
 port.on('message', (msg: ToShard) => {
   switch (msg.type) {
     case 'tick':
-      void serial(() => {
-        // The batch was committed by another thread. lmdb-js keeps a read snapshot until a timer
-        // fires, so a tick arriving sooner would find no staging for it and score nothing.
-        store.env.resetReadTxn();
-        catchUp(msg.seq);
-      });
+      tickTo = Math.max(tickTo, msg.seq);
+      if (!catching) {
+        catching = true;
+        catchUpStep();
+      }
       break;
     case 'rules':
       void serial(() => {

@@ -47,4 +47,17 @@ describe('account gold folding', () => {
     });
     expect([...store.gold.getKeys({ start: 'p|', end: 'p|~' })]).toEqual([]);
   });
+
+  it('applies a partial once when two folds read it before either writes', async () => {
+    await store.gold.put(partialKey(3), partial(['2026-11-28|A9'], [1], [100n], [0n]));
+    await store.gold.put(partialKey(4), partial(['2026-11-28|A9'], [2], [0n], [50n]));
+    // Both read and merge before either transaction runs; the second finds the partials gone.
+    const [a, b] = await Promise.all([foldAccountPartials(store), foldAccountPartials(store)]);
+    expect([a, b].sort()).toEqual([0, 2]);
+    expect(store.gold.get('a|2026-11-28|A9') as AccountAggregate).toEqual({
+      count: 3,
+      debit: '100',
+      credit: '50',
+    });
+  });
 });
