@@ -62,6 +62,13 @@ export interface ServiceConfig {
   maxQueued: number;
 }
 
+/**
+ * Resident AML accounts across all shards when `--aml-capacity` (per shard) is not given: about
+ * 150 MiB of state, and room for a 64k-row record batch's accounts in one pass (a batch with more
+ * rows than half a shard's capacity is scored in slices, evicting between them).
+ */
+export const AML_RESIDENT_TOTAL = 131_072;
+
 export const DEFAULTS: ServiceConfig = {
   host: '127.0.0.1',
   port: 8080,
@@ -79,7 +86,7 @@ export const DEFAULTS: ServiceConfig = {
   // decodes every staged batch to find its rows, so on two cores a second shard cost more than it
   // spread (docs/decisions.md, "One AML shard per two cores").
   amlShards: Math.max(1, Math.floor(os.availableParallelism() / 2)),
-  amlCapacity: 65536,
+  amlCapacity: AML_RESIDENT_TOTAL / 2,
   amlCheckpointMs: 10_000,
   reloadPollMs: 2000,
   lmdbMapSize: 2 ** 30,
@@ -203,6 +210,14 @@ export function resolveConfig(
     }
   }
   Object.assign(cfg, overrides);
+  // Resident accounts are budgeted in total and split across shards, unless set per shard: one
+  // shard on two cores holds what two did, so a 64k-row record batch still fits in one pass.
+  const capacitySet =
+    overrides.amlCapacity !== undefined ||
+    flags['aml-capacity'] !== undefined ||
+    env[envName('aml-capacity')] !== undefined ||
+    file.amlCapacity !== undefined;
+  if (!capacitySet) cfg.amlCapacity = Math.max(1024, Math.floor(AML_RESIDENT_TOTAL / cfg.amlShards));
   if (cfg.port > 65535) throw new SluiceError('CONFIG_INVALID', 'port must be 0–65535');
   if (cfg.workers < 1 || cfg.workers > 64) throw new SluiceError('CONFIG_INVALID', 'workers must be 1–64');
   if (cfg.maxInflight < 1) throw new SluiceError('CONFIG_INVALID', 'max-inflight must be at least 1');
