@@ -100,6 +100,10 @@ export function withAmlColumns(ipc: Uint8Array, aml: AmlColumnsOfPart): Uint8Arr
 
 /** Merges the shards' answers for one part: each row was scored by exactly one shard. */
 export function mergeShardParts(parts: AmlColumnsOfPart[], rows: number): AmlColumnsOfPart {
+  // One shard (the default on two cores): its answer is the whole answer.
+  const only = parts.length === 1 ? parts[0] : undefined;
+  if (only && only.score.length === rows && only.rules.length === rows && only.flags.length === rows)
+    return only;
   const score = new Uint8Array(rows);
   const rules = new Uint16Array(rows);
   const flags = new Uint8Array(rows);
@@ -138,8 +142,10 @@ export function loadPart(p: StoredPartScores): { date: string; rows: number } & 
   return {
     date: p.date,
     rows: p.rows,
-    score: Uint8Array.from(p.score),
+    // Copies (a decoded array may be a Buffer viewing a reused one, whose `slice` would not copy),
+    // made by the typed-array constructor: a memcpy, where `Uint8Array.from` iterates.
+    score: new Uint8Array(p.score.subarray(0, p.rows)),
     rules,
-    flags: Uint8Array.from(p.flags),
+    flags: new Uint8Array(p.flags.subarray(0, p.rows)),
   };
 }
