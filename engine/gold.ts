@@ -37,15 +37,6 @@ export function encodePartials(p: AccountPartials): StoredPartials {
   return { keys: p.keys, count: bytes(p.count), debit: bytes(p.debit), credit: bytes(p.credit) };
 }
 
-export function decodePartials(s: StoredPartials): AccountPartials {
-  return {
-    keys: s.keys,
-    count: aligned(s.count, (b) => new Int32Array(b)),
-    debit: aligned(s.debit, (b) => new BigInt64Array(b)),
-    credit: aligned(s.credit, (b) => new BigInt64Array(b)),
-  };
-}
-
 export interface AccountAggregate {
   count: number;
   debit: string; // minor units, decimal (sums can outgrow 2^53 over years)
@@ -65,6 +56,20 @@ export function partialKey(seq: number): string {
   return `${PARTIAL_PREFIX}${String(seq).padStart(12, '0')}`;
 }
 
+/** One key's sums within a fold, as sums of 32-bit words (see `foldAccountPartials`). */
+interface Merged {
+  count: number;
+  debitLo: number;
+  debitHi: number;
+  creditLo: number;
+  creditHi: number;
+}
+
+/** The exact value of sums of low (unsigned) and high (signed) 32-bit words. */
+function words(lo: number, hi: number): bigint {
+  return BigInt(hi) * 4_294_967_296n + BigInt(lo);
+}
+
 /**
  * Folds up to `maxPartials` partial records into the aggregates; returns how many it folded.
  *
@@ -76,24 +81,32 @@ export function partialKey(seq: number): string {
  * nothing and returns 0.
  */
 export async function foldAccountPartials(store: Store, maxPartials = FOLD_PARTIALS): Promise<number> {
-  const merged = new Map<string, { count: number; debit: bigint; credit: bigint }>();
+  // Sums as 32-bit words (low unsigned, high signed), added as doubles: exact for up to 2^21
+  // rows per key, and a fold reads at most `maxPartials` rows per key. A BigInt read and a
+  // BigInt add per row allocated three BigInts and cost more than the map lookup.
+  const merged = new Map<string, Merged>();
   const done: string[] = [];
   for (const { key, value } of store.gold.getRange({
     start: PARTIAL_PREFIX,
     end: 'p|~',
     limit: maxPartials,
   })) {
-    const p = decodePartials(value as StoredPartials);
+    const p = value as StoredPartials;
+    const count = aligned(p.count, (b) => new Int32Array(b));
+    const debit = aligned(p.debit, (b) => new Int32Array(b));
+    const credit = aligned(p.credit, (b) => new Int32Array(b));
     for (let i = 0; i < p.keys.length; i++) {
       const k = p.keys[i] as string;
       let m = merged.get(k);
       if (!m) {
-        m = { count: 0, debit: 0n, credit: 0n };
+        m = { count: 0, debitLo: 0, debitHi: 0, creditLo: 0, creditHi: 0 };
         merged.set(k, m);
       }
-      m.count += p.count[i] as number;
-      m.debit += p.debit[i] as bigint;
-      m.credit += p.credit[i] as bigint;
+      m.count += count[i] as number;
+      m.debitLo += (debit[2 * i] as number) >>> 0;
+      m.debitHi += debit[2 * i + 1] as number;
+      m.creditLo += (credit[2 * i] as number) >>> 0;
+      m.creditHi += credit[2 * i + 1] as number;
     }
     done.push(key as string);
   }
@@ -106,8 +119,8 @@ export async function foldAccountPartials(store: Store, maxPartials = FOLD_PARTI
       const prev = store.gold.get(key) as AccountAggregate | undefined;
       store.gold.put(key, {
         count: (prev?.count ?? 0) + m.count,
-        debit: (BigInt(prev?.debit ?? '0') + m.debit).toString(),
-        credit: (BigInt(prev?.credit ?? '0') + m.credit).toString(),
+        debit: (BigInt(prev?.debit ?? '0') + words(m.debitLo, m.debitHi)).toString(),
+        credit: (BigInt(prev?.credit ?? '0') + words(m.creditLo, m.creditHi)).toString(),
       });
     }
     for (const k of done) store.gold.remove(k);

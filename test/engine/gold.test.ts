@@ -48,6 +48,20 @@ describe('account gold folding', () => {
     expect([...store.gold.getKeys({ start: 'p|', end: 'p|~' })]).toEqual([]);
   });
 
+  it('sums exactly across partials, past 2^32 and 2^53, with words that carry and go negative', async () => {
+    const values = [4_294_967_295n, 4_294_967_297n, 9_007_199_254_740_993n, -5n, 2n ** 62n];
+    for (const [i, v] of values.entries()) {
+      await store.gold.put(partialKey(10 + i), partial(['2026-11-29|A7'], [1], [v], [-v]));
+    }
+    await foldAll(store);
+    const sum = values.reduce((a, b) => a + b, 0n);
+    expect(store.gold.get('a|2026-11-29|A7') as AccountAggregate).toEqual({
+      count: values.length,
+      debit: sum.toString(),
+      credit: (-sum).toString(),
+    });
+  });
+
   it('applies a partial once when two folds read it before either writes', async () => {
     await store.gold.put(partialKey(3), partial(['2026-11-28|A9'], [1], [100n], [0n]));
     await store.gold.put(partialKey(4), partial(['2026-11-28|A9'], [2], [0n], [50n]));
