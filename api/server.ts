@@ -73,6 +73,15 @@ const batchReplySchema = {
   },
 };
 
+/** Reads and drops a request body, stopping past `limit` bytes. */
+async function discard(body: AsyncIterable<unknown>, limit: number): Promise<void> {
+  let seen = 0;
+  for await (const chunk of body) {
+    seen += (chunk as Buffer).length;
+    if (seen > limit) return;
+  }
+}
+
 export async function buildServer(deps: ServerDeps, opts: ServerOptions): Promise<FastifyInstance> {
   const { pipeline, store, metrics } = deps;
   const app = Fastify({
@@ -134,6 +143,10 @@ export async function buildServer(deps: ServerDeps, opts: ServerOptions): Promis
     scope.addHook('preParsing', async (req) => {
       const length = Number(req.headers['content-length']);
       const shed = pipeline.shedCode(Number.isFinite(length) ? length : undefined);
+      // Shutting down, the server closes each connection after its reply, and closing a socket
+      // with unread body bytes sends a reset, which cannot tell the client its request was
+      // refused. So that refusal reads the body first (up to the body limit) and is a clean 503.
+      if (shed === 'SHUTTING_DOWN') await discard(req.raw, opts.bodyLimit);
       if (shed) throw new SluiceError(shed);
     });
     const bodyOf = (req: { body: unknown; headers: Record<string, unknown> }) => {
