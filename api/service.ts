@@ -2,7 +2,6 @@
  * Starts and stops the whole service: store, recovery, worker pool, silver roller, HTTP server.
  * Shutdown is graceful: stop accepting, drain in-flight batches, roll staged silver, close.
  */
-
 import { unwatchFile, watchFile } from 'node:fs';
 import { resolve } from 'node:path';
 import { Piscina } from 'piscina';
@@ -19,6 +18,7 @@ import { MemoryGuard } from '../engine/memory-guard.ts';
 import { Pipeline } from '../engine/pipeline.ts';
 import { SilverRoller } from '../engine/silver/roller.ts';
 import { Store } from '../engine/store.ts';
+import { workerFile } from '../engine/worker-file.ts';
 import { type DeclaredRoute, declaredRoutes } from './auth.ts';
 import { Metrics } from './metrics.ts';
 import { buildServer } from './server.ts';
@@ -193,10 +193,8 @@ export async function startService(opts: StartOptions = {}): Promise<RunningServ
   // GOLD_FOLD_MS, in a thread of their own (engine/gold-worker.ts): an account seen in many
   // batches of the interval costs one read and one write, so a longer interval folds the same
   // rows with fewer writes, and its merging keeps the HTTP thread free.
-  const ts = import.meta.url.endsWith('.ts');
   const goldPool = new Piscina({
-    filename: new URL(ts ? '../engine/gold-worker.ts' : '../engine/gold-worker.js', import.meta.url).href,
-    execArgv: ts ? ['--import', 'tsx'] : [],
+    ...workerFile('../engine/gold-worker', import.meta.url),
     minThreads: 1,
     maxThreads: 1,
   });

@@ -193,10 +193,13 @@ export function resolveConfig(
     }
   }
   const cfg: ServiceConfig = { ...DEFAULTS, reference: { ...DEFAULTS.reference } };
+  /** Settings given by a flag, a variable, the file or an override (not defaulted). */
+  const given = new Set<string>(Object.entries(overrides).flatMap(([k, v]) => (v === undefined ? [] : [k])));
   for (const [key, flag, type] of KEYS) {
     const raw =
       flags[flag] ?? env[envName(flag)] ?? (file[key] === undefined ? undefined : String(file[key]));
     if (raw === undefined) continue;
+    given.add(key);
     if (type === 'int') {
       if (!/^\d+$/.test(raw))
         throw new SluiceError('CONFIG_INVALID', `${flag} must be a whole number, not '${raw}'`);
@@ -212,12 +215,8 @@ export function resolveConfig(
   Object.assign(cfg, overrides);
   // Resident accounts are budgeted in total and split across shards, unless set per shard: one
   // shard on two cores holds what two did, so a 64k-row record batch still fits in one pass.
-  const capacitySet =
-    overrides.amlCapacity !== undefined ||
-    flags['aml-capacity'] !== undefined ||
-    env[envName('aml-capacity')] !== undefined ||
-    file.amlCapacity !== undefined;
-  if (!capacitySet) cfg.amlCapacity = Math.max(1024, Math.floor(AML_RESIDENT_TOTAL / cfg.amlShards));
+  if (!given.has('amlCapacity'))
+    cfg.amlCapacity = Math.max(1024, Math.floor(AML_RESIDENT_TOTAL / cfg.amlShards));
   if (cfg.port > 65535) throw new SluiceError('CONFIG_INVALID', 'port must be 0–65535');
   if (cfg.workers < 1 || cfg.workers > 64) throw new SluiceError('CONFIG_INVALID', 'workers must be 1–64');
   if (cfg.maxInflight < 1) throw new SluiceError('CONFIG_INVALID', 'max-inflight must be at least 1');

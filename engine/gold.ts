@@ -6,6 +6,7 @@
  * once (applied and deleted atomically), and the acknowledgement path pays one put per batch
  * instead of a read and a write per account.
  */
+import { fromWords } from './int64-sums.ts';
 import type { Store } from './store.ts';
 
 export interface AccountPartials {
@@ -56,18 +57,13 @@ export function partialKey(seq: number): string {
   return `${PARTIAL_PREFIX}${String(seq).padStart(12, '0')}`;
 }
 
-/** One key's sums within a fold, as sums of 32-bit words (see `foldAccountPartials`). */
+/** One key's sums within a fold, as sums of 32-bit words (as `Int64Sums` keeps them). */
 interface Merged {
   count: number;
   debitLo: number;
   debitHi: number;
   creditLo: number;
   creditHi: number;
-}
-
-/** The exact value of sums of low (unsigned) and high (signed) 32-bit words. */
-function words(lo: number, hi: number): bigint {
-  return BigInt(hi) * 4_294_967_296n + BigInt(lo);
 }
 
 /**
@@ -119,8 +115,8 @@ export async function foldAccountPartials(store: Store, maxPartials = FOLD_PARTI
       const prev = store.gold.get(key) as AccountAggregate | undefined;
       store.gold.put(key, {
         count: (prev?.count ?? 0) + m.count,
-        debit: (BigInt(prev?.debit ?? '0') + words(m.debitLo, m.debitHi)).toString(),
-        credit: (BigInt(prev?.credit ?? '0') + words(m.creditLo, m.creditHi)).toString(),
+        debit: (BigInt(prev?.debit ?? '0') + fromWords(m.debitLo, m.debitHi)).toString(),
+        credit: (BigInt(prev?.credit ?? '0') + fromWords(m.creditLo, m.creditHi)).toString(),
       });
     }
     for (const k of done) store.gold.remove(k);

@@ -13,6 +13,11 @@ import { ROW_BITS } from './store.ts';
 
 const TWO_32 = 4294967296n;
 
+/** The exact value of a sum of low (unsigned) words and a sum of high (signed) words. */
+export function fromWords(lo: number, hi: number): bigint {
+  return BigInt(hi) * TWO_32 + BigInt(lo);
+}
+
 export class Int64Sums {
   /** Rows added per key. */
   readonly count: Int32Array;
@@ -62,7 +67,7 @@ export class Int64Sums {
   }
 
   sum(k: number): bigint {
-    return BigInt(this.hi[k] as number) * TWO_32 + BigInt(this.lo[k] as number);
+    return fromWords(this.lo[k] as number, this.hi[k] as number);
   }
 
   min(k: number): bigint {

@@ -9,6 +9,7 @@ import { Piscina } from 'piscina';
 import { rulesOf } from './aml/rule-names.ts';
 import type { AmlShards } from './aml/shards.ts';
 import { REASON } from './codes.ts';
+import { workerFile } from './worker-file.ts';
 
 export type { BatchReply, IngestOutcome, Quality } from './commit.ts';
 
@@ -139,8 +140,7 @@ export class Pipeline {
     this.memory = opts.memory;
     this.inline = createWork(settings);
     this.pool = new Piscina({
-      filename: new URL('./worker.ts', import.meta.url).href,
-      execArgv: ['--import', 'tsx'],
+      ...workerFile('./worker', import.meta.url),
       minThreads: threads,
       maxThreads: threads,
       // Two tasks per worker: while one batch's commit waits for LMDB's writer and fsync, the

@@ -24,6 +24,7 @@ import {
 import { amlKeys } from '../aml/store-keys.ts';
 import { crashPoint } from '../faults.ts';
 import { type SilverFile, type StagedSilver, type StagedView, type Store, stagingEncoder } from '../store.ts';
+import { workerFile } from '../worker-file.ts';
 import { checkSilverFile, type SilverProblem } from './checksum.ts';
 import { keptCount } from './drop.ts';
 import { listFiles } from './list-files.ts';
@@ -222,10 +223,8 @@ export class SilverRoller {
 
   private workers(): Piscina {
     if (!this.pool) {
-      const ts = import.meta.url.endsWith('.ts');
       this.pool = new Piscina({
-        filename: new URL(ts ? './parquet-worker.ts' : './parquet-worker.js', import.meta.url).href,
-        execArgv: ts ? ['--import', 'tsx'] : [],
+        ...workerFile('./parquet-worker', import.meta.url),
         minThreads: 1,
         maxThreads: 1,
         idleTimeout: 60_000,

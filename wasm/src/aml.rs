@@ -106,6 +106,11 @@ impl Params {
         lateness_ms: 3_600_000,
     };
 
+    /// The longest window the ring is read for (`look_back`).
+    pub fn reach(&self) -> i64 {
+        self.velocity_window_ms.max(self.pass_window_ms)
+    }
+
     /// From the words the engine writes; the sigma count travels as f64 bits.
     pub fn from_words(w: &[i64]) -> Option<Params> {
         if w.len() < PARAM_WORDS {
@@ -507,19 +512,20 @@ struct Seen {
     pass: Option<(i64, i64, i64)>,
 }
 
+/// Whether a row at `t` may find any of the slot's ring in a window `reach` long. The newest row
+/// is at `W_MAX_TS`, in the slot's first line: when even it is out of reach, the ring (lines that
+/// are cold for most accounts) need not be read at all.
+fn ring_in_reach(s: &[u64], t: i64, reach: i64) -> bool {
+    let newest = s[W_MAX_TS] as i64;
+    newest == i64::MIN || t < newest || t - newest <= reach
+}
+
 fn look_back(s: &[u64], p: &Params, t: i64, a: i64, debit: bool) -> Seen {
     let (head, len, band_len) = meta(s);
     let mut seen = Seen { count: 0, sum: 0, band: 0, pass: None };
     // Newest first; rows after `t` (this row is late) are not yet "seen" as of its event time.
     let mut debits = 0i64;
-    // The newest row is at `W_MAX_TS`, in the slot's first line: when even it is out of both
-    // windows, the ring (lines that are cold for most accounts) is not read at all.
-    let newest = s[W_MAX_TS] as i64;
-    let out_of_reach = newest != i64::MIN
-        && t >= newest
-        && t - newest > p.velocity_window_ms
-        && t - newest > p.pass_window_ms;
-    let mut j = if out_of_reach { 0 } else { len };
+    let mut j = if ring_in_reach(s, t, p.reach()) { len } else { 0 };
     while j > 0 {
         j -= 1;
         let (ts, amt, credit) = event(s, head, j);
@@ -637,10 +643,8 @@ fn locate(st: &State, rows: &Rows, chunk: &[u32], slot_of: &mut [u32; CHUNK], re
         if slot != NO_SLOT {
             let s = st.slot(slot as usize);
             let (head, len, _) = meta(s);
-            let t = rows.ts[chunk[k] as usize];
-            let newest = s[W_MAX_TS] as i64;
-            // The newest row is read only when it may be in a window (`look_back`).
-            if newest == i64::MIN || t < newest || t - newest <= reach {
+            // The newest row is read only when `look_back` will read it.
+            if ring_in_reach(s, rows.ts[chunk[k] as usize], reach) {
                 warm ^= s[W_EVENTS + 2 * ((head + len + RING - 1) & (RING - 1))];
             }
             warm ^= s[W_EVENTS + 2 * ((head + len) & (RING - 1))];
@@ -669,7 +673,7 @@ pub fn score_rows(
     let mut warm = 0u64;
     let mut slot_of = [NO_SLOT; CHUNK];
     for chunk in order.chunks(CHUNK) {
-        warm ^= locate(st, rows, chunk, &mut slot_of, p.velocity_window_ms.max(p.pass_window_ms));
+        warm ^= locate(st, rows, chunk, &mut slot_of, p.reach());
         for (k, &ri) in chunk.iter().enumerate() {
             let i = ri as usize;
             let (key, t, a, f) = (rows.key[i], rows.ts[i], rows.gbp[i], rows.flags[i]);
