@@ -61,6 +61,11 @@ const batchReplySchema = {
     duplicates: { type: 'integer' },
     reasons: { type: 'object', additionalProperties: { type: 'integer' } },
     alerts: { type: 'integer' },
+    aml_pending: {
+      type: 'boolean',
+      description:
+        'present (true) when the reply did not wait for AML scoring to finish: the batch is durable, and its alerts appear in GET /v1/alerts once scored',
+    },
     quality: {
       type: 'object',
       properties: {

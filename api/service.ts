@@ -122,6 +122,7 @@ export async function startService(opts: StartOptions = {}): Promise<RunningServ
     sanctions,
     reference: config.reference,
     aml,
+    amlReplyWaitMs: config.amlReplyWaitMs,
     memory: new MemoryGuard(config.maxRssMb * 2 ** 20),
   });
   const app = await buildServer(

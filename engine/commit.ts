@@ -48,6 +48,8 @@ export interface BatchReply {
   duplicates: number;
   reasons: Record<string, number>;
   alerts: number;
+  /** Set when the reply did not wait for AML scoring to finish (`alerts` then counts none). */
+  aml_pending?: true;
   quality: Quality;
 }
 

@@ -13,6 +13,12 @@ import { SluiceError } from './errors.ts';
 import type { ReferencePaths } from './reference-data.ts';
 import { checkRetention, DEFAULT_RETENTION, type RetentionPolicy } from './retention.ts';
 
+/**
+ * A batch's reply waits this long for AML scoring (milliseconds). Scoring takes milliseconds; only
+ * a stalled shard (one that cannot write its outputs to a full volume) takes this long.
+ */
+export const DEFAULT_AML_REPLY_WAIT_MS = 10_000;
+
 export interface ServiceConfig {
   host: string;
   port: number;
@@ -33,6 +39,8 @@ export interface ServiceConfig {
   amlCapacity: number;
   /** How often each AML shard checkpoints its state (a crash replays at most this much). */
   amlCheckpointMs: number;
+  /** How long a batch's reply waits for AML scoring before it is sent with `aml_pending`. */
+  amlReplyWaitMs: number;
   /** How often the rules and sanctions files are checked for changes (hot reload). */
   reloadPollMs: number;
   /** LMDB's starting map size, bytes: the map grows on demand (lmdb-js doubles it when full). */
@@ -88,6 +96,7 @@ export const DEFAULTS: ServiceConfig = {
   amlShards: Math.max(1, Math.floor(os.availableParallelism() / 2)),
   amlCapacity: AML_RESIDENT_TOTAL / 2,
   amlCheckpointMs: 10_000,
+  amlReplyWaitMs: DEFAULT_AML_REPLY_WAIT_MS,
   reloadPollMs: 2000,
   lmdbMapSize: 2 ** 30,
   silverRollMs: 30_000,
@@ -150,6 +159,7 @@ const KEYS: [keyof ServiceConfig, string, 'string' | 'int' | 'list'][] = [
   ['amlShards', 'aml-shards', 'int'],
   ['amlCapacity', 'aml-capacity', 'int'],
   ['amlCheckpointMs', 'aml-checkpoint-ms', 'int'],
+  ['amlReplyWaitMs', 'aml-reply-wait-ms', 'int'],
   ['reloadPollMs', 'reload-poll-ms', 'int'],
   ['lmdbMapSize', 'lmdb-map-size', 'int'],
   ['silverRollMs', 'silver-roll-ms', 'int'],
@@ -225,6 +235,9 @@ export function resolveConfig(
   }
   if (cfg.amlCapacity < 1024 || cfg.amlCapacity > 4_194_304) {
     throw new SluiceError('CONFIG_INVALID', 'aml-capacity must be 1,024–4,194,304 accounts');
+  }
+  if (cfg.amlReplyWaitMs < 1 || cfg.amlReplyWaitMs > 600_000) {
+    throw new SluiceError('CONFIG_INVALID', 'aml-reply-wait-ms must be 1–600,000');
   }
   if (cfg.bodyLimitBytes < 1024 || cfg.bodyLimitBytes > 2 ** 30) {
     throw new SluiceError('CONFIG_INVALID', 'body-limit must be between 1 KiB and 1 GiB');

@@ -14,6 +14,7 @@ import { workerFile } from './worker-file.ts';
 export type { BatchReply, IngestOutcome, Quality } from './commit.ts';
 
 import { type BatchReply, type CommitMeta, commitDurably, type IngestOutcome } from './commit.ts';
+import { DEFAULT_AML_REPLY_WAIT_MS } from './config.ts';
 import { SluiceError } from './errors.ts';
 import type { Format } from './formats/index.ts';
 import type { MemoryGuard } from './memory-guard.ts';
@@ -49,6 +50,12 @@ export interface PipelineOptions extends WorkerSettings {
   now?: () => number;
   /** AML scoring; without it rows score 0 (tests of the layers alone). */
   aml?: AmlShards;
+  /**
+   * How long a batch's reply waits for the AML shards to score it (they count its alerts). The
+   * batch is durable by then; past the wait it is acknowledged with `aml_pending` instead of
+   * holding the client, e.g. while a full volume keeps a shard from writing its outputs.
+   */
+  amlReplyWaitMs?: number;
   /**
    * The sanctions lists in force (the service's `SanctionsList`, reloaded when the files change):
    * each task carries its version, and a worker holding another rereads `sanctionsPaths`.
@@ -112,6 +119,7 @@ export class Pipeline {
   private readonly threads: number;
   private readonly inline: (task: WorkTask) => WorkResult | WorkFailure;
   private readonly aml: AmlShards | undefined;
+  private readonly amlReplyWaitMs: number;
   private readonly sanctions: { readonly version: string } | undefined;
   private readonly memory: MemoryGuard | undefined;
 
@@ -122,6 +130,7 @@ export class Pipeline {
     const threads = opts.workers ?? Math.max(1, os.availableParallelism());
     this.maxInflight = opts.maxInflight ?? 64;
     this.maxQueued = opts.maxQueued ?? 16;
+    this.amlReplyWaitMs = opts.amlReplyWaitMs ?? DEFAULT_AML_REPLY_WAIT_MS;
     this.now = opts.now ?? Date.now;
     const settings: WorkerSettings = {
       reference: opts.reference,
@@ -231,11 +240,22 @@ export class Pipeline {
     return { status: 200, reply: { ...reply, alerts } };
   }
 
-  /** Hands a committed batch to the AML shards and waits for them: the reply counts its alerts. */
+  /**
+   * Hands a committed batch to the AML shards and waits for them, up to `amlReplyWaitMs`: the
+   * reply counts its alerts. Past the wait the reply says `aml_pending` (its alerts are in
+   * `GET /v1/alerts` once the shards have scored it).
+   */
   private async scored(outcome: IngestOutcome): Promise<IngestOutcome> {
     if (this.aml && outcome.seq !== undefined) {
       this.aml.notify(outcome.seq);
-      outcome.reply.alerts = await this.aml.scored(outcome.seq);
+      let timer: NodeJS.Timeout | undefined;
+      const late = new Promise<null>((resolve) => {
+        timer = setTimeout(() => resolve(null), this.amlReplyWaitMs);
+      });
+      const alerts = await Promise.race([this.aml.scored(outcome.seq), late]);
+      clearTimeout(timer);
+      if (alerts === null) outcome.reply.aml_pending = true;
+      else outcome.reply.alerts = alerts;
     }
     return outcome;
   }
