@@ -17,6 +17,7 @@ import {
   TimestampMillisecond,
   Utf8,
 } from 'apache-arrow';
+import type { BatchDict } from './batch-dict.ts';
 import { type ColumnSet, TEXT_FIELDS, type TextField, type Utf8Column } from './columns.ts';
 import type { RowCipher } from './pii/cipher.ts';
 import { isPiiField, PII_FIELDS } from './pii/fields.ts';
@@ -133,6 +134,11 @@ function constUtf8(value: string, n: number): Data<Utf8> {
   return makeData({ type: new Utf8(), length: n, nullCount: 0, valueOffsets: offsets, data });
 }
 
+/** A 64-bit column's first `n` values as (low, high) 32-bit words, sharing its memory. */
+function words(values: BigInt64Array, n: number): Int32Array {
+  return new Int32Array(values.buffer, values.byteOffset, 2 * n);
+}
+
 function int64(values: BigInt64Array, present: Uint8Array | null): Data<Int64> {
   const n = values.length;
   const v = present ? validityFrom((k) => present[k] === 1, n) : { bitmap: null, nulls: 0 };
@@ -172,22 +178,43 @@ export interface SilverContext {
   flags?: number;
   /** Seals the personal columns per data subject. */
   seal: { ring: Keyring; cipher: RowCipher };
+  /** The batch's customer ids as a dictionary (engine/batch-dict.ts): one key lookup per customer. */
+  customers?: BatchDict;
 }
 
-/** Row i's subject key: by customer_id, else account_id (as `subjectOfValues`), from the bytes. */
-function subjectKeys(cols: ColumnSet, ring: Keyring): (i: number) => KeyHandle {
+/**
+ * Row i's subject key: by customer_id, else account_id (as `subjectOfValues`), from the bytes.
+ * With the batch's customer ids as a dictionary, the ring is asked once per distinct customer.
+ */
+function subjectKeys(cols: ColumnSet, ring: Keyring, customers?: BatchDict): (i: number) => KeyHandle {
   const bytes = (c: Utf8Column | undefined) =>
     c ? Buffer.from(c.data.buffer, c.data.byteOffset, c.data.byteLength) : null;
   const cust = cols.text.customer_id;
   const acct = cols.text.account_id;
   const cb = bytes(cust);
   const ab = bytes(acct);
+  const byId: (KeyHandle | undefined)[] = customers ? new Array(customers.count) : [];
   // A latin1 string is the bytes 1:1, and V8 makes and hashes one faster than JS can hash bytes.
+  const custKey = (i: number): KeyHandle | null => {
+    if (!cust || !cb) return null;
+    const s = cust.offsets[i] as number;
+    const e = cust.offsets[i + 1] as number;
+    return e > s ? ring.subjectKey(cb.toString('latin1', s, e)) : null;
+  };
   return (i) => {
-    if (cust && cb) {
-      const s = cust.offsets[i] as number;
-      const e = cust.offsets[i + 1] as number;
-      if (e > s) return ring.subjectKey(cb.toString('latin1', s, e));
+    if (customers) {
+      const id = customers.ids[i] as number;
+      if (id >= 0) {
+        let h = byId[id];
+        if (h === undefined) {
+          h = custKey(i) as KeyHandle;
+          byId[id] = h;
+        }
+        return h;
+      }
+    } else {
+      const h = custKey(i);
+      if (h) return h;
     }
     return ring.subjectKey(
       acct && ab ? ab.toString('latin1', acct.offsets[i] as number, acct.offsets[i + 1] as number) : '',
@@ -206,11 +233,18 @@ export function silverParts(
   ctx: SilverContext,
 ): { byDate: Map<string, { batch: RecordBatch; rows: Int32Array }> } {
   const n = cols.numRows;
+  // 64-bit columns are read and moved as (low, high) 32-bit words: reading a BigInt64Array
+  // element makes a heap BigInt, four per row here, which cost more than the rest of the loop.
+  const tsWords = words(v.tsMs, n);
+  const amountWords = words(v.amountMinor, n);
+  const gbpWords = ctx.gbp ? words(ctx.gbp, n) : null;
   // Group by UTC day number first; the date string is made once per day, not per row.
   const byDay = new Map<number, number[]>();
   for (let i = 0; i < n; i++) {
     if (v.mask[i] !== 0) continue;
-    const d = Math.floor(Number(v.tsMs[i]) / 86_400_000);
+    // Exact: event times are far inside ±2^53 ms.
+    const tsMs = (tsWords[2 * i + 1] as number) * 4294967296 + ((tsWords[2 * i] as number) >>> 0);
+    const d = Math.floor(tsMs / 86_400_000);
     let g = byDay.get(d);
     if (!g) {
       g = [];
@@ -222,7 +256,7 @@ export function silverParts(
   for (const [d, rows] of byDay) groups.set(dayString(d), rows);
   const byDate = new Map<string, { batch: RecordBatch; rows: Int32Array }>();
   const country = new TextDecoder();
-  const keyOf = subjectKeys(cols, ctx.seal.ring);
+  const keyOf = subjectKeys(cols, ctx.seal.ring, ctx.customers);
   for (const [day, rows] of groups) {
     const idx = Int32Array.from(rows);
     const m = idx.length;
@@ -230,6 +264,9 @@ export function silverParts(
     const gbp = new BigInt64Array(m);
     const gbpPresent = new Uint8Array(m);
     const tsv = new BigInt64Array(m);
+    const amountOut = words(amount, m);
+    const gbpOut = words(gbp, m);
+    const tsOut = words(tsv, m);
     const batchRow = new Int32Array(m);
     const currencyCol = cols.text.currency;
     const ccBytes = new Uint8Array(2 * m);
@@ -237,13 +274,18 @@ export function silverParts(
     let ccAt = 0;
     for (let k = 0; k < m; k++) {
       const i = idx[k] as number;
-      amount[k] = v.amountMinor[i] as bigint;
-      tsv[k] = v.tsMs[i] as bigint;
+      amountOut[2 * k] = amountWords[2 * i] as number;
+      amountOut[2 * k + 1] = amountWords[2 * i + 1] as number;
+      tsOut[2 * k] = tsWords[2 * i] as number;
+      tsOut[2 * k + 1] = tsWords[2 * i + 1] as number;
       batchRow[k] = ctx.rowOffset + i;
-      let g: bigint | null;
-      if (ctx.gbp) {
-        const x = ctx.gbp[i] as bigint;
-        g = x < 0n ? null : x;
+      if (gbpWords) {
+        // Negative (the high word's sign): the currency has no rate.
+        if ((gbpWords[2 * i + 1] as number) >= 0) {
+          gbpOut[2 * k] = gbpWords[2 * i] as number;
+          gbpOut[2 * k + 1] = gbpWords[2 * i + 1] as number;
+          gbpPresent[k] = 1;
+        }
       } else {
         const cur = currencyCol
           ? country.decode(
@@ -253,11 +295,11 @@ export function silverParts(
               ),
             )
           : '';
-        g = ctx.rates.toGbpMinor(amount[k] as bigint, cur);
-      }
-      if (g !== null) {
-        gbp[k] = g;
-        gbpPresent[k] = 1;
+        const g = ctx.rates.toGbpMinor(amount[k] as bigint, cur);
+        if (g !== null) {
+          gbp[k] = g;
+          gbpPresent[k] = 1;
+        }
       }
       // The derived country: two ASCII bytes, straight into the column (no string per row).
       const c0 = v.counterpartyCountry[2 * i] as number;

@@ -10,6 +10,7 @@ import { concatInputs, gbpColumn, inputFromVerdicts } from './aml/input.ts';
 import { type AmlInput, F_SANCTIONED } from './aml/kernel.ts';
 import { type AmlRules, DEFAULT_RULES_PATH, loadRules } from './aml/rules.ts';
 import { SanctionsList, type ScreenResult } from './aml/sanctions.ts';
+import { batchDict } from './batch-dict.ts';
 import { FIELDS, REASON, REQUIRED_FIELDS, reasonsOf } from './codes.ts';
 import type { ColumnSet, Utf8Column } from './columns.ts';
 import { type CommitMeta, commitDurably, type IngestOutcome } from './commit.ts';
@@ -353,6 +354,12 @@ function run(engine: Engine, task: WorkTask): WorkResult {
     const n = cols.numRows;
     const t = cols.text;
     const accountBytes = bufferOf(t.account_id);
+    // The batch's accounts as a dictionary: each distinct (account, day) finds its `accounts`
+    // index by string once, and its other rows by id. The string map stays, across the body's
+    // record batches.
+    const accountIds = batchDict(validator.kernels.memory, t.account_id, n);
+    const idAccount = new Int32Array(accountIds.count).fill(-1);
+    const idDay = new Float64Array(accountIds.count);
     // Event times as (low, high) words: a BigInt read per row cost more than the rest of the loop.
     const tsWords = new Int32Array(v.tsMs.buffer, v.tsMs.byteOffset, 2 * n);
     // Gold reads amounts of accepted rows only; copying the column whole beats a BigInt per row.
@@ -394,15 +401,23 @@ function run(engine: Engine, task: WorkTask): WorkResult {
           );
         }
         rowGroup[r] = g;
-        // latin1 maps bytes 1:1 to a string: exact and reversible, and cheaper than UTF-8 decoding.
-        const ak = accountBytes
-          ? accountBytes.toString('latin1', t.account_id?.offsets[i], t.account_id?.offsets[i + 1])
-          : '';
-        let a = dayAccounts.get(ak);
-        if (a === undefined) {
-          a = accounts.length;
-          dayAccounts.set(ak, a);
-          accounts.push(`${dayString(dayNo)}|${isAscii(ak) ? ak : text(t.account_id, i)}`);
+        const id = accountIds.ids[i] as number;
+        let a = id >= 0 && idDay[id] === dayNo ? (idAccount[id] as number) : -1;
+        if (a < 0) {
+          // latin1 maps bytes 1:1 to a string: exact and reversible, and cheaper than UTF-8 decoding.
+          const ak = accountBytes
+            ? accountBytes.toString('latin1', t.account_id?.offsets[i], t.account_id?.offsets[i + 1])
+            : '';
+          a = dayAccounts.get(ak) ?? -1;
+          if (a < 0) {
+            a = accounts.length;
+            dayAccounts.set(ak, a);
+            accounts.push(`${dayString(dayNo)}|${isAscii(ak) ? ak : text(t.account_id, i)}`);
+          }
+          if (id >= 0) {
+            idAccount[id] = a;
+            idDay[id] = dayNo;
+          }
         }
         rowAccount[r] = a;
         credit[r] = dirCredit ? 1 : 0;
@@ -435,6 +450,7 @@ function run(engine: Engine, task: WorkTask): WorkResult {
         rates,
         flags: task.review?.silverFlags,
         seal: seal as NonNullable<typeof seal>,
+        customers: batchDict(validator.kernels.memory, cols.text.customer_id, n),
         // The rules file's rates, applied in WASM (a rates CSV in tests goes the BigInt way).
         gbp: settings.ratesPath
           ? undefined

@@ -8,6 +8,7 @@
 use crate::aml;
 use crate::cipher;
 use crate::column::{I64Col, StrCol};
+use crate::dict;
 use crate::iban::{self, Registry};
 use crate::modulus::{self, ModulusTable};
 use crate::validate::{self, Batch, Out, Params, FIELD_COUNT};
@@ -547,4 +548,24 @@ fn burn_stack() {
         // SAFETY: `b` is a valid, aligned, exclusive reference into a local array.
         unsafe { core::ptr::write_volatile(b, 0) };
     }
+}
+
+/// Hash-table slots (u32 each) `dict_column` needs as scratch for `n` rows.
+#[no_mangle]
+pub extern "C" fn dict_table_slots(n: usize) -> usize {
+    dict::table_slots(n)
+}
+
+/// Dictionary ids of a Utf8 column (descriptor: four words, as `str_col`): `ids` (n u32) and
+/// `firsts` (n u32); returns the distinct count. `table` is `dict_table_slots(n)` u32 of scratch.
+#[no_mangle]
+pub unsafe extern "C" fn dict_column(
+    desc: usize,
+    n: usize,
+    table: usize,
+    ids: usize,
+    firsts: usize,
+) -> usize {
+    let col = str_col(slice::from_raw_parts(desc as *const u32, 4), n);
+    dict::dict_ids(&col, n, bytes_mut(table, dict::table_slots(n)), bytes_mut(ids, n), bytes_mut(firsts, n))
 }

@@ -9,6 +9,7 @@ pub mod aml;
 pub mod cipher;
 pub mod codes;
 pub mod column;
+pub mod dict;
 pub mod fields;
 pub mod iban;
 pub mod modulus;
