@@ -25,4 +25,29 @@ describe('per-account gold inputs of a pool worker', () => {
     expect(res.accounts).toEqual([`${day}|ACC-1`, `${day}|Zoë-1`]);
     expect([...res.rowAccount]).toEqual([0, 1, 0, 1]);
   });
+
+  it('keeps an account apart per day when its rows alternate between days in one batch', () => {
+    const work = createWork({ dataDir: dir.path });
+    const at = (iso: string) => ({ ts: iso });
+    const d1 = '2026-11-25T23:59:00.000Z';
+    const d2 = '2026-11-26T00:01:00.000Z';
+    const rows = [
+      { ...row('D1', 'ACC-9'), ...at(d1) },
+      { ...row('D2', 'ACC-9'), ...at(d2) },
+      { ...row('D3', 'ACC-9'), ...at(d1) },
+      { ...row('D4', 'ACC-8'), ...at(d2) },
+      { ...row('D5', 'ACC-9'), ...at(d2) },
+    ];
+    const body = Buffer.from(JSON.stringify(rows));
+    const res = work({
+      kind: 'ingest',
+      body: body.buffer.slice(body.byteOffset, body.byteOffset + body.byteLength),
+      format: 'json',
+      batchId: 'b2',
+      receivedAt: Date.parse('2026-11-26T00:05:00Z'),
+    }) as WorkResult;
+    expect(res.ok).toBe(true);
+    expect(res.accounts).toEqual(['2026-11-25|ACC-9', '2026-11-26|ACC-9', '2026-11-26|ACC-8']);
+    expect([...res.rowAccount]).toEqual([0, 1, 0, 2, 1]);
+  });
 });
