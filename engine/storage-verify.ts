@@ -103,7 +103,15 @@ async function verifyBronze(store: Store, report: StorageReport): Promise<void> 
     }
     report.bronze.bodies++;
     report.bronze.bytes += sealed.byteLength;
-    const body = openBody(ring, sealed);
+    let body: Uint8Array | null;
+    try {
+      body = openBody(ring, sealed);
+    } catch {
+      // A damaged compressed body can fail to decompress: its bytes are not the body received.
+      report.bronze.corrupt++;
+      report.problems.push({ layer: 'bronze', target: batchId, problem: 'sha256' });
+      continue;
+    }
     if (body === null) {
       // No key any more (an erasure or retention shredded it) is by design; no seal header is not.
       if (bodyRef(sealed) !== null) report.bronze.shredded++;

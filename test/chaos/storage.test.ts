@@ -72,14 +72,23 @@ async function fillAndRecover(root: string): Promise<void> {
   const key = await addKey(dataDir);
   const batches = generateBatches({
     seed: 21,
-    batches: 120,
+    // Enough to fill the volume with bronze compressed (about a fifth of the body's size).
+    batches: 400,
     minRows: 200,
     maxRows: 400,
     days: 1,
     accounts: 500,
     now: Date.now(),
   });
-  const p = await started(dataDir, ['--silver-roll-ms', '300', '--silver-roll-rows', '1024']);
+  // A shard that cannot write its outputs does not hold replies long (engine/pipeline.ts `scored`).
+  const p = await started(dataDir, [
+    '--silver-roll-ms',
+    '300',
+    '--silver-roll-rows',
+    '1024',
+    '--aml-reply-wait-ms',
+    '300',
+  ]);
   // Room to give back later.
   const filler = join(root, 'filler');
   writeFileSync(filler, Buffer.alloc(2 * MiB, 1));

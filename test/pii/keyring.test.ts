@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { appendFileSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -87,6 +88,29 @@ describe('keyring', () => {
     expect(openBody(w, s1)).toBeNull();
     expect(openBody(w, s2)).toBeNull();
     expect(Buffer.from(openBody(w, s3) as Uint8Array).equals(body)).toBe(true);
+    w.close();
+  });
+
+  it('compresses a body before sealing it, and opens it back byte for byte', () => {
+    const w = new Keyring(dir.path, 1);
+    const at = Date.parse('2026-11-20T10:05:00Z');
+    const row = '{"tx_id":"T%","account_id":"ACC-1","amount":"12.50","currency":"GBP"}\n';
+    const body = Buffer.from(Array.from({ length: 500 }, (_, i) => row.replace('%', String(i))).join(''));
+    const sealed = sealBody(w, body, at);
+    w.sync();
+    expect(sealed.byteLength).toBeLessThan(body.byteLength / 3);
+    expect(Buffer.from(sealed).includes(Buffer.from('ACC-1'))).toBe(false);
+    expect(Buffer.from(openBody(w, sealed) as Uint8Array).equals(body)).toBe(true);
+    w.close();
+  });
+
+  it('seals a body that would not compress as it is, and opens it back', () => {
+    const w = new Keyring(dir.path, 1);
+    const body = randomBytes(4096); // random bytes: LZ4 would only add to them
+    const sealed = sealBody(w, body, Date.parse('2026-11-20T10:05:00Z'));
+    w.sync();
+    expect(sealed.byteLength).toBe(24 + body.byteLength);
+    expect(Buffer.from(openBody(w, sealed) as Uint8Array).equals(body)).toBe(true);
     w.close();
   });
 });
