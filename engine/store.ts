@@ -60,6 +60,12 @@ export interface StagedHeader {
   at: number;
 }
 
+/**
+ * What a reader of a staged entry says when the entry is no longer there (rolled by someone else):
+ * the Parquet worker's error carries it across the thread, and the roller recognises it.
+ */
+export const STAGED_GONE = 'is gone from staging';
+
 /** A staged entry's header, and its bytes where LMDB holds them (see `Store.stagingViews`). */
 export interface StagedView {
   header: StagedHeader;

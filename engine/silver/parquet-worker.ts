@@ -32,6 +32,7 @@ import {
 } from 'parquet-wasm';
 import { type AmlColumnsOfPart, withAmlColumns } from '../aml/silver-columns.ts';
 import { PII_FIELDS } from '../pii/fields.ts';
+import { STAGED_GONE, Store } from '../store.ts';
 import { keptRanges } from './drop.ts';
 
 export interface WriteTask {
@@ -41,9 +42,46 @@ export interface WriteTask {
    * The date's parts in file order; `drop` are row indices within the part to leave out; `aml`
    * the part's AML columns, joined in before writing.
    */
-  parts: { ipc: Uint8Array; drop?: number[]; aml?: AmlColumnsOfPart }[];
+  parts: Part[];
   /** Silver Parquet files to read as further parts, in order (compaction). */
   sources?: string[];
+  /** The data dir whose LMDB staging holds the `staged` parts. */
+  dataDir?: string;
+}
+
+/**
+ * A part's rows: IPC bytes handed over, or a staged entry's part for one date, read here from
+ * LMDB in place. The roller used to copy each staged part out on the HTTP thread (about 3 MB per
+ * 8k-row batch) and transfer it; reading it here costs no copy until the encoder's own.
+ */
+export type Part = ({ ipc: Uint8Array } | { staged: { seq: number; date: string } }) & {
+  drop?: number[];
+  aml?: AmlColumnsOfPart;
+};
+
+/** This thread's view of the store, opened on the first staged part (again if the dir changes). */
+let store: Store | undefined;
+
+/**
+ * A part's IPC bytes. A staged part is a view of LMDB's map, valid until this thread's next read:
+ * each caller uses it (and copies what it keeps) before asking for another.
+ */
+function ipcOf(part: Part, dataDir: string | undefined): Uint8Array {
+  if ('ipc' in part) return part.ipc;
+  const { seq, date } = part.staged;
+  if (!dataDir) throw new Error(`silver roller: staged seq ${seq} without a data dir`);
+  if (store?.dataDir !== dataDir) store = new Store({ dataDir });
+  // A fresh snapshot: lmdb-js renews a thread's read transaction on a timer, and this thread only
+  // reads, so without it a task could look at a snapshot older than the entries it was sent.
+  store.env.resetReadTxn();
+  const view = store.stagingViews.get(seq);
+  if (!view) throw new Error(`silver roller: seq ${seq} ${STAGED_GONE}`);
+  let at = view.header.at;
+  for (const p of view.header.parts) {
+    if (p.date === date) return view.bytes.subarray(at, at + p.bytes);
+    at += p.bytes;
+  }
+  throw new Error(`silver roller: staged seq ${seq} has no part for ${date}`);
 }
 
 export interface WriteResult {
@@ -168,9 +206,9 @@ export default async function writeSilverFile(task: WriteTask): Promise<WriteRes
   }
   if (parts.length === 0) throw new Error(`silver roller: no parts for ${path}`);
   // Upstream builds every part with the one silver schema; a difference is a bug there, not here.
-  const signature = schemaSignature(parts[0]?.ipc as Uint8Array);
+  const signature = schemaSignature(ipcOf(parts[0] as Part, task.dataDir));
   for (let i = 1; i < parts.length; i++) {
-    const other = schemaSignature((parts[i] as WriteTask['parts'][number]).ipc);
+    const other = schemaSignature(ipcOf(parts[i] as Part, task.dataDir));
     if (other !== signature) {
       throw new Error(
         `silver roller: part ${i} of ${basename(path)} has a different schema\n  first: ${signature}\n  part ${i}: ${other}`,
@@ -194,8 +232,9 @@ export default async function writeSilverFile(task: WriteTask): Promise<WriteRes
     pull(ctl) {
       // One part per pull: only the part being encoded (and the open row group) sit in WASM memory.
       while (next < parts.length) {
-        const part = parts[next++] as WriteTask['parts'][number];
-        const ipc = part.aml ? withAmlColumns(part.ipc, part.aml) : part.ipc;
+        const part = parts[next++] as Part;
+        const bytes = ipcOf(part, task.dataDir);
+        const ipc = part.aml ? withAmlColumns(bytes, part.aml) : bytes;
         const { batches, rows } = keptBatches(ipc, part.drop);
         partRows.push(rows);
         if (batches.length === 0) continue;

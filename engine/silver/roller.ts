@@ -23,7 +23,7 @@ import {
 } from '../aml/silver-columns.ts';
 import { amlKeys } from '../aml/store-keys.ts';
 import { crashPoint } from '../faults.ts';
-import { type SilverFile, type StagedSilver, type StagedView, type Store, stagingEncoder } from '../store.ts';
+import { type SilverFile, STAGED_GONE, type StagedHeader, type StagedView, type Store } from '../store.ts';
 import { workerFile } from '../worker-file.ts';
 import { checkSilverFile, type SilverProblem } from './checksum.ts';
 import { keptCount } from './drop.ts';
@@ -70,30 +70,19 @@ interface Tracked {
   /** Rows that will reach Parquet. */
   kept: number;
   firstSeen: number;
-  /** The staged value, kept from the scan so a roll need not read it again (bounded, see scan). */
-  value: StagedSilver | undefined;
 }
 
 interface DatePart {
   seq: number;
   batchId: string;
-  ipc: Uint8Array;
   drop: number[] | undefined;
   kept: number;
   aml?: AmlColumnsOfPart;
 }
 
 const DATE = /^\d{4}-\d{2}-\d{2}$/;
-const YIELD_BYTES = 32 * 2 ** 20;
 
 const pad = (seq: number) => String(seq).padStart(8, '0');
-const tick = () => new Promise<void>((resolve) => setImmediate(resolve));
-
-/** The bytes of `u` in an ArrayBuffer of their own, so that it can be transferred, not cloned. */
-function transferable(u: Uint8Array): Uint8Array {
-  const own = u.byteOffset === 0 && u.byteLength === u.buffer.byteLength && u.buffer instanceof ArrayBuffer;
-  return own ? u : new Uint8Array(u);
-}
 
 export class SilverRoller {
   readonly targetRows: number;
@@ -110,7 +99,6 @@ export class SilverRoller {
   private outOfOrder = false;
   private totalRows = 0;
   private totalKept = 0;
-  private cachedRows = 0;
 
   private chain: Promise<unknown> = Promise.resolve();
   private queued = 0;
@@ -235,8 +223,8 @@ export class SilverRoller {
   }
 
   /**
-   * Reads staging entries above the last seen key; keeps values up to the roll budget in memory.
-   * Entries are read in place (views of LMDB's map): only those kept have their rows copied out.
+   * Reads staging entries above the last seen key, their headers only: the rows stay in LMDB until
+   * the Parquet worker reads them there (engine/silver/parquet-worker.ts).
    */
   private scan(): void {
     for (const { key, value } of this.store.stagingViews.getRange({ start: this.lastSeq + 1 })) {
@@ -261,7 +249,7 @@ export class SilverRoller {
     for (const t of [...this.tracked.values()]) if (!present.has(t.seq)) this.untrack(t);
   }
 
-  private track(seq: number, { header, bytes }: StagedView): void {
+  private track(seq: number, { header }: StagedView): void {
     if (this.tracked.has(seq)) return;
     let rows = 0;
     let kept = 0;
@@ -269,10 +257,7 @@ export class SilverRoller {
       rows += p.rows;
       kept += keptCount(p.rows, header.drop?.[p.date]);
     }
-    const cache = this.cachedRows + rows <= 2 * this.targetRows;
-    if (cache) this.cachedRows += rows;
-    const value = cache ? stagingEncoder.decode(bytes) : undefined;
-    this.tracked.set(seq, { seq, rows, kept, firstSeen: Date.now(), value });
+    this.tracked.set(seq, { seq, rows, kept, firstSeen: Date.now() });
     this.totalRows += rows;
     this.totalKept += kept;
   }
@@ -281,7 +266,6 @@ export class SilverRoller {
     if (!this.tracked.delete(t.seq)) return;
     this.totalRows -= t.rows;
     this.totalKept -= t.kept;
-    if (t.value) this.cachedRows -= t.rows;
     if (this.tracked.size === 0) this.outOfOrder = false;
   }
 
@@ -312,42 +296,30 @@ export class SilverRoller {
     }
     order = order.slice(0, n);
 
-    // Load the values (from the scan's cache, else from LMDB) and group the parts by event date.
+    // The entries' headers (the rows stay in LMDB for the worker), the parts grouped by event date.
     const byDate = new Map<string, DatePart[]>();
     const taken: Tracked[] = [];
-    let read = 0;
     for (const t of order) {
-      let value = t.value;
-      if (value) {
-        t.value = undefined; // its buffers are about to be transferred to the worker
-        this.cachedRows -= t.rows;
-      } else {
-        value = this.store.staging.get(t.seq);
-        if (!value) {
-          this.untrack(t); // gone (removed by someone else): nothing to roll
-          continue;
-        }
+      const header: StagedHeader | undefined = this.store.stagingViews.get(t.seq)?.header;
+      if (!header) {
+        this.untrack(t); // gone (removed by someone else): nothing to roll
+        continue;
       }
       taken.push(t);
       const dates = new Set<string>();
-      for (const p of value.parts) {
+      for (const p of header.parts) {
         if (!DATE.test(p.date))
           throw new Error(`silver roller: staged seq ${t.seq} has a bad date '${p.date}'`);
         if (dates.has(p.date))
           throw new Error(`silver roller: staged seq ${t.seq} has two parts for ${p.date}`);
         dates.add(p.date);
-        const drop = value.drop?.[p.date];
+        const drop = header.drop?.[p.date];
         const kept = keptCount(p.rows, drop);
         if (kept === 0) continue;
         const list = byDate.get(p.date) ?? [];
         const aml = this.amlOf(t.seq, p.date, p.rows);
-        list.push({ seq: t.seq, batchId: value.batchId, ipc: p.ipc, drop, kept, ...(aml ? { aml } : {}) });
+        list.push({ seq: t.seq, batchId: header.batchId, drop, kept, ...(aml ? { aml } : {}) });
         byDate.set(p.date, list);
-        read += p.ipc.byteLength;
-      }
-      if (read >= YIELD_BYTES) {
-        read = 0;
-        await tick(); // don't hold the event loop for a whole roll's worth of LMDB reads
       }
     }
 
@@ -363,18 +335,16 @@ export class SilverRoller {
         const rel = `silver/date=${date}/part-${pad(first)}-${pad(last)}.parquet`;
         if (this.store.silverFiles.doesExist(rel))
           throw new Error(`silver roller: ${rel} is already in the manifest`);
-        const task: WriteTask = { path: join(this.store.dataDir, rel), parts: [] };
-        const transfer = new Set<ArrayBuffer>();
-        for (const p of parts) {
-          const ipc = transferable(p.ipc);
-          transfer.add(ipc.buffer as ArrayBuffer);
-          task.parts.push({
-            ipc,
+        const task: WriteTask = {
+          path: join(this.store.dataDir, rel),
+          dataDir: this.store.dataDir,
+          parts: parts.map((p) => ({
+            staged: { seq: p.seq, date },
             ...(p.drop?.length ? { drop: p.drop } : {}),
             ...(p.aml ? { aml: p.aml } : {}),
-          });
-        }
-        const result = (await pool.run(task, { transferList: [...transfer] })) as WriteResult;
+          })),
+        };
+        const result = (await pool.run(task)) as WriteResult;
         written.push({ rel, date, parts, result });
         parts.forEach((p, i) => {
           if (result.partRows[i] !== p.kept) {
@@ -388,6 +358,12 @@ export class SilverRoller {
     const failed = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
     if (failed) {
       await this.discard(written.map((w) => w.rel));
+      if (String((failed.reason as Error)?.message).includes(STAGED_GONE)) {
+        // Another roller took some of these entries first: nothing to roll here. (The service
+        // runs one; the files that one wrote are in the manifest.)
+        this.reconcile();
+        return none;
+      }
       // A fresh worker for the next try: a panic inside parquet-wasm can leave its instance unusable.
       this.pool = undefined;
       await pool.destroy().catch(() => undefined);
