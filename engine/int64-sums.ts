@@ -18,6 +18,16 @@ export function fromWords(lo: number, hi: number): bigint {
   return BigInt(hi) * TWO_32 + BigInt(lo);
 }
 
+/** A 64-bit column's first `n` values as (low, high) 32-bit words, sharing its memory. */
+export function words(values: BigInt64Array, n: number = values.length): Int32Array {
+  return new Int32Array(values.buffer, values.byteOffset, 2 * n);
+}
+
+/** Value `i` of a word view, as a number: exact inside ±2^53 (event times, in ms, are). */
+export function wordsValue(w: Int32Array, i: number): number {
+  return (w[2 * i + 1] as number) * 4294967296 + ((w[2 * i] as number) >>> 0);
+}
+
 export class Int64Sums {
   /** Rows added per key. */
   readonly count: Int32Array;
@@ -36,7 +46,7 @@ export class Int64Sums {
     keys: number,
     private readonly extremes = true,
   ) {
-    this.words = new Int32Array(amounts.buffer, amounts.byteOffset, 2 * amounts.length);
+    this.words = words(amounts);
     this.count = new Int32Array(keys);
     this.order = new Int32Array(keys);
     this.lo = new Float64Array(keys);

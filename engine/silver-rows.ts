@@ -19,6 +19,7 @@ import {
 } from 'apache-arrow';
 import type { BatchDict } from './batch-dict.ts';
 import { type ColumnSet, TEXT_FIELDS, type TextField, type Utf8Column } from './columns.ts';
+import { words, wordsValue } from './int64-sums.ts';
 import type { RowCipher } from './pii/cipher.ts';
 import { isPiiField, PII_FIELDS } from './pii/fields.ts';
 import type { KeyHandle, Keyring } from './pii/keyring.ts';
@@ -134,11 +135,6 @@ function constUtf8(value: string, n: number): Data<Utf8> {
   return makeData({ type: new Utf8(), length: n, nullCount: 0, valueOffsets: offsets, data });
 }
 
-/** A 64-bit column's first `n` values as (low, high) 32-bit words, sharing its memory. */
-function words(values: BigInt64Array, n: number): Int32Array {
-  return new Int32Array(values.buffer, values.byteOffset, 2 * n);
-}
-
 function int64(values: BigInt64Array, present: Uint8Array | null): Data<Int64> {
   const n = values.length;
   const v = present ? validityFrom((k) => present[k] === 1, n) : { bitmap: null, nulls: 0 };
@@ -179,46 +175,39 @@ export interface SilverContext {
   /** Seals the personal columns per data subject. */
   seal: { ring: Keyring; cipher: RowCipher };
   /** The batch's customer ids as a dictionary (engine/batch-dict.ts): one key lookup per customer. */
-  customers?: BatchDict;
+  customers: BatchDict;
 }
 
 /**
  * Row i's subject key: by customer_id, else account_id (as `subjectOfValues`), from the bytes.
- * With the batch's customer ids as a dictionary, the ring is asked once per distinct customer.
+ * The ring is asked once per distinct customer of the batch (its ids as a dictionary).
  */
-function subjectKeys(cols: ColumnSet, ring: Keyring, customers?: BatchDict): (i: number) => KeyHandle {
+function subjectKeys(cols: ColumnSet, ring: Keyring, customers: BatchDict): (i: number) => KeyHandle {
   const bytes = (c: Utf8Column | undefined) =>
     c ? Buffer.from(c.data.buffer, c.data.byteOffset, c.data.byteLength) : null;
   const cust = cols.text.customer_id;
   const acct = cols.text.account_id;
   const cb = bytes(cust);
   const ab = bytes(acct);
-  const byId: (KeyHandle | undefined)[] = customers ? new Array(customers.count) : [];
+  const byId: (KeyHandle | undefined)[] = new Array(customers.count);
   // A latin1 string is the bytes 1:1, and V8 makes and hashes one faster than JS can hash bytes.
-  const custKey = (i: number): KeyHandle | null => {
-    if (!cust || !cb) return null;
-    const s = cust.offsets[i] as number;
-    const e = cust.offsets[i + 1] as number;
-    return e > s ? ring.subjectKey(cb.toString('latin1', s, e)) : null;
-  };
   return (i) => {
-    if (customers) {
-      const id = customers.ids[i] as number;
-      if (id >= 0) {
-        let h = byId[id];
-        if (h === undefined) {
-          h = custKey(i) as KeyHandle;
-          byId[id] = h;
-        }
-        return h;
-      }
-    } else {
-      const h = custKey(i);
-      if (h) return h;
+    const id = customers.ids[i] as number;
+    if (id < 0) {
+      return ring.subjectKey(
+        acct && ab ? ab.toString('latin1', acct.offsets[i] as number, acct.offsets[i + 1] as number) : '',
+      );
     }
-    return ring.subjectKey(
-      acct && ab ? ab.toString('latin1', acct.offsets[i] as number, acct.offsets[i + 1] as number) : '',
-    );
+    let h = byId[id];
+    if (h === undefined) {
+      // A present id: the column and its bytes are there.
+      const c = cust as Utf8Column;
+      h = ring.subjectKey(
+        (cb as Buffer).toString('latin1', c.offsets[i] as number, c.offsets[i + 1] as number),
+      );
+      byId[id] = h;
+    }
+    return h;
   };
 }
 
@@ -242,9 +231,7 @@ export function silverParts(
   const byDay = new Map<number, number[]>();
   for (let i = 0; i < n; i++) {
     if (v.mask[i] !== 0) continue;
-    // Exact: event times are far inside ±2^53 ms.
-    const tsMs = (tsWords[2 * i + 1] as number) * 4294967296 + ((tsWords[2 * i] as number) >>> 0);
-    const d = Math.floor(tsMs / 86_400_000);
+    const d = Math.floor(wordsValue(tsWords, i) / 86_400_000);
     let g = byDay.get(d);
     if (!g) {
       g = [];

@@ -16,6 +16,7 @@ import type { ColumnSet, Utf8Column } from './columns.ts';
 import { type CommitMeta, commitDurably, type IngestOutcome } from './commit.ts';
 import { type ErrorCode, isSluiceError, SluiceError } from './errors.ts';
 import { type Format, parseColumns } from './formats/index.ts';
+import { words, wordsValue } from './int64-sums.ts';
 import { Kernels } from './kernels.ts';
 import { RowCipher } from './pii/cipher.ts';
 import { type Keyring, keyringFor } from './pii/keyring.ts';
@@ -361,7 +362,7 @@ function run(engine: Engine, task: WorkTask): WorkResult {
     const idAccount = new Int32Array(accountIds.count).fill(-1);
     const idDay = new Float64Array(accountIds.count);
     // Event times as (low, high) words: a BigInt read per row cost more than the rest of the loop.
-    const tsWords = new Int32Array(v.tsMs.buffer, v.tsMs.byteOffset, 2 * n);
+    const tsWords = words(v.tsMs, n);
     // Gold reads amounts of accepted rows only; copying the column whole beats a BigInt per row.
     amount.set(v.amountMinor.subarray(0, n), offset);
     for (let i = 0; i < n; i++) {
@@ -372,8 +373,7 @@ function run(engine: Engine, task: WorkTask): WorkResult {
       if (v.fieldCodes[i] === 0 && !(m & DUP)) claims[r] = 1;
       for (const slot of REQUIRED_SLOTS) if (v.fieldCodes[slot * n + i] === MISSING) missingRequired++;
       const tsCode = v.fieldCodes[1 * n + i];
-      // Exact: event times are far inside ±2^53 ms.
-      const tsMs = (tsWords[2 * i + 1] as number) * 4294967296 + ((tsWords[2 * i] as number) >>> 0);
+      const tsMs = wordsValue(tsWords, i);
       if (tsCode === 0 || tsCode === REASON.TIMESTAMP_FUTURE) {
         const late = task.receivedAt - tsMs;
         lateness[latenessCount++] = late;

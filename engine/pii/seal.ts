@@ -211,21 +211,26 @@ export function sealBody(ring: Keyring, body: Uint8Array, receivedAt: number): U
   return out;
 }
 
-/** The key reference of a sealed body (to destroy it). */
-export function bodyRef(sealed: Uint8Array): number | null {
+/** A sealed body's envelope: its key reference and whether the sealed bytes are compressed. */
+function envelope(sealed: Uint8Array): { ref: number; compressed: boolean } | null {
   if (sealed.byteLength < 24) return null;
   const dv = new DataView(sealed.buffer, sealed.byteOffset, sealed.byteLength);
   const magic = dv.getUint32(0, true);
-  return magic === BODY_MAGIC || magic === BODY_MAGIC_LZ4 ? dv.getFloat64(4, true) : null;
+  if (magic !== BODY_MAGIC && magic !== BODY_MAGIC_LZ4) return null;
+  return { ref: dv.getFloat64(4, true), compressed: magic === BODY_MAGIC_LZ4 };
+}
+
+/** The key reference of a sealed body (to destroy it). */
+export function bodyRef(sealed: Uint8Array): number | null {
+  return envelope(sealed)?.ref ?? null;
 }
 
 /** The raw body, or null once its key is destroyed. */
 export function openBody(ring: Keyring, sealed: Uint8Array): Uint8Array | null {
-  const ref = bodyRef(sealed);
-  if (ref === null) return null;
-  const key = ring.keyOf(ref);
+  const env = envelope(sealed);
+  if (env === null) return null;
+  const key = ring.keyOf(env.ref);
   if (!key) return null;
   const plain = xorStream(key, sealed.subarray(12, 24), 0, sealed.subarray(24));
-  const magic = new DataView(sealed.buffer, sealed.byteOffset, 4).getUint32(0, true);
-  return magic === BODY_MAGIC_LZ4 ? new Uint8Array(lz4Uncompress(plain)) : plain;
+  return env.compressed ? new Uint8Array(lz4Uncompress(plain)) : plain;
 }
