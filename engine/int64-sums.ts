@@ -19,7 +19,7 @@ export function fromWords(lo: number, hi: number): bigint {
 }
 
 /** A 64-bit column's first `n` values as (low, high) 32-bit words, sharing its memory. */
-export function words(values: BigInt64Array, n: number = values.length): Int32Array {
+export function words(values: BigInt64Array | BigUint64Array, n: number = values.length): Int32Array {
   return new Int32Array(values.buffer, values.byteOffset, 2 * n);
 }
 

@@ -4,7 +4,7 @@
  * service holds one per shard thread.
  */
 import type { Utf8Column } from '../columns.ts';
-import { type AmlInput, AmlKernel, type AmlOutput, F_SANCTIONED, type SlotStore } from './kernel.ts';
+import { type AmlInput, AmlKernel, type AmlOutput, drain, F_SANCTIONED, type SlotStore } from './kernel.ts';
 import type { AmlRules } from './rules.ts';
 
 /** What the engine needs from a sanctions list (engine/aml/sanctions.ts). */
@@ -68,6 +68,17 @@ export class AmlEngine {
 
   /** Scores the rows listed (all when null); see `AmlKernel.score`. */
   score(input: AmlInput, rows: Uint32Array | null, store: SlotStore, dry: boolean): ScoredRows {
+    return drain(this.scoreSteps(input, rows, store, dry));
+  }
+
+  /** `score` in slices, pausing between them; see `AmlKernel.scoreSteps`. */
+  *scoreSteps(
+    input: AmlInput,
+    rows: Uint32Array | null,
+    store: SlotStore,
+    dry: boolean,
+    sliceRows?: number,
+  ): Generator<void, ScoredRows> {
     const n = input.n;
     const similarity = new Uint16Array(n);
     const entry = new Int32Array(n).fill(-1);
@@ -82,7 +93,7 @@ export class AmlEngine {
         if ((hit.entry[k] as number) >= 0) input.flags[i] = (input.flags[i] as number) | F_SANCTIONED;
       }
     }
-    const out = this.kernel.score(input, rows, store, dry);
+    const out = yield* this.kernel.scoreSteps(input, rows, store, dry, sliceRows);
     return { ...out, similarity, entry };
   }
 }

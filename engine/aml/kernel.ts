@@ -6,6 +6,7 @@
 
 import type { Utf8Column } from '../columns.ts';
 import { SluiceError } from '../errors.ts';
+import { words } from '../int64-sums.ts';
 import { WasmMemory } from '../wasm-memory.ts';
 
 /** Row flags (wasm/src/aml.rs). */
@@ -141,6 +142,24 @@ export class AmlKernel {
    * Rows not listed score 0.
    */
   score(input: AmlInput, rows: Uint32Array | null, store: SlotStore, dry: boolean): AmlOutput {
+    return drain(this.scoreSteps(input, rows, store, dry));
+  }
+
+  /**
+   * `score`, in slices of at most `sliceRows` rows taken in event-time order, pausing (a `yield`)
+   * between slices, so the caller can answer other requests before the rest. Slices give the same
+   * scores and leave the same state as one pass: rows are applied in the same order either way,
+   * and each slice copies its own rows in, so calls made during a pause (which reuse the instance's
+   * scratch memory) change nothing for it. A dry run is never sliced: its rows must see each other
+   * before the state is put back.
+   */
+  *scoreSteps(
+    input: AmlInput,
+    rows: Uint32Array | null,
+    store: SlotStore,
+    dry: boolean,
+    sliceRows = Number.POSITIVE_INFINITY,
+  ): Generator<void, AmlOutput> {
     const n = input.n;
     const out: AmlOutput = {
       score: new Uint8Array(n),
@@ -170,29 +189,28 @@ export class AmlKernel {
       order = order.filter((r) => keep[r] === 1);
       new Uint32Array(m.buffer, p.order, order.length).set(order);
     }
-    const slice = Math.max(1, Math.floor(this.capacity / 2));
+    // More accounts than fit at once need slices too: each is made resident whole.
+    const fit = Math.max(1, Math.floor(this.capacity / 2));
+    const slice = dry ? fit : Math.max(1, Math.min(fit, sliceRows));
     if (order.length <= slice && this.prepareInPlace(p.key, p.ts, n, store)) {
       // The common case: one pass over memory that already holds the batch.
       this.run(p, n, order.length, dry, out, null);
       return out;
     }
-    // More accounts than fit at once, or evictions needed: slices, each made resident whole.
-    const all = order;
-    for (let at = 0; at < all.length; at += slice) {
-      const part = all.subarray(at, at + slice);
-      const mine = new Uint8Array(n);
-      for (const r of part) mine[r] = 1;
-      const sliceKey = keysOf(key, mine);
-      this.makeResident(sliceKey, input.ts, store);
+    for (let at = 0; at < order.length; at += slice) {
+      if (at > 0) yield;
+      const part = order.subarray(at, at + slice);
+      const c = gather({ ...input, key }, part);
+      this.makeResident(c.key, c.ts, store);
       m.reset();
       const q = {
-        key: m.copyIn(sliceKey),
-        ts: m.copyIn(input.ts),
-        gbp: m.copyIn(input.gbp),
-        flags: m.copyIn(input.flags),
-        order: m.copyIn(part),
+        key: m.copyIn(c.key),
+        ts: m.copyIn(c.ts),
+        gbp: m.copyIn(c.gbp),
+        flags: m.copyIn(c.flags),
+        order: m.copyIn(identity(part.length)),
       };
-      this.run(q, n, part.length, dry, out, part);
+      this.run(q, part.length, part.length, dry, out, part);
     }
     return out;
   }
@@ -207,14 +225,17 @@ export class AmlKernel {
     return rc >= 0;
   }
 
-  /** Scores `count` rows of the order at `p.order`; copies the results of `rows` (all when null). */
+  /**
+   * Scores `count` rows of the order at `p.order`, of the `n` rows copied in; kernel row `k`'s
+   * results go to row `map[k]` of `out` (row `k` when null).
+   */
   private run(
     p: { key: number; ts: number; gbp: number; flags: number; order: number },
     n: number,
     count: number,
     dry: boolean,
     out: AmlOutput,
-    rows: Uint32Array | null,
+    map: Uint32Array | null,
   ): void {
     const m = this.memory;
     const w = this.detailWords;
@@ -254,21 +275,22 @@ export class AmlKernel {
     const outDetail = new Uint32Array(out.detail.buffer);
     // Detail explains fired rules only (engine/aml/alerts.ts), so only rows with a rule copy it:
     // few, where copying every row's 64 bytes cost more than the scoring loop's memory traffic.
-    const copyDetail = (r: number) => {
-      if (rules[r] !== 0) outDetail.set(detail.subarray(2 * w * r, 2 * w * (r + 1)), 2 * w * r);
+    const copyDetail = (k: number, r: number) => {
+      if (rules[k] !== 0) outDetail.set(detail.subarray(2 * w * k, 2 * w * (k + 1)), 2 * w * r);
     };
-    if (!rows) {
+    if (!map) {
       out.score.set(score);
       out.rules.set(rules);
       out.flags.set(flags);
-      for (let r = 0; r < n; r++) copyDetail(r);
+      for (let r = 0; r < n; r++) copyDetail(r, r);
       return;
     }
-    for (const r of rows) {
-      out.score[r] = score[r] as number;
-      out.rules[r] = rules[r] as number;
-      out.flags[r] = flags[r] as number;
-      copyDetail(r);
+    for (let k = 0; k < n; k++) {
+      const r = map[k] as number;
+      out.score[r] = score[k] as number;
+      out.rules[r] = rules[k] as number;
+      out.flags[r] = flags[k] as number;
+      copyDetail(k, r);
     }
   }
 
@@ -349,8 +371,8 @@ export class AmlKernel {
 /** The keys of the rows marked in `keep`, 0 elsewhere (copied as word pairs: no BigInt per row). */
 function keysOf(key: BigUint64Array, keep: Uint8Array): BigUint64Array {
   const out = new BigUint64Array(key.length);
-  const from = new Uint32Array(key.buffer, key.byteOffset, 2 * key.length);
-  const to = new Uint32Array(out.buffer);
+  const from = words(key);
+  const to = words(out);
   for (let r = 0; r < keep.length; r++) {
     if (keep[r] === 1) {
       to[2 * r] = from[2 * r] as number;
@@ -358,6 +380,44 @@ function keysOf(key: BigUint64Array, keep: Uint8Array): BigUint64Array {
     }
   }
   return out;
+}
+
+/** Runs a generator to its end; its return value. */
+export function drain<T>(steps: Generator<void, T>): T {
+  for (;;) {
+    const r = steps.next();
+    if (r.done) return r.value;
+  }
+}
+
+function identity(n: number): Uint32Array {
+  const out = new Uint32Array(n);
+  for (let k = 0; k < n; k++) out[k] = k;
+  return out;
+}
+
+/** Rows `idx` of an input's scoring columns, compact and in that order (64-bit values as word pairs). */
+function gather(input: AmlInput, idx: Uint32Array) {
+  const n = idx.length;
+  const c = {
+    key: new BigUint64Array(n),
+    ts: new BigInt64Array(n),
+    gbp: new BigInt64Array(n),
+    flags: new Uint8Array(n),
+  };
+  const from = [words(input.key), words(input.ts), words(input.gbp)] as const;
+  const to = [words(c.key), words(c.ts), words(c.gbp)] as const;
+  for (let col = 0; col < 3; col++) {
+    const f = from[col] as Int32Array;
+    const t = to[col] as Int32Array;
+    for (let k = 0; k < n; k++) {
+      const i = idx[k] as number;
+      t[2 * k] = f[2 * i] as number;
+      t[2 * k + 1] = f[2 * i + 1] as number;
+    }
+  }
+  for (let k = 0; k < n; k++) c.flags[k] = input.flags[idx[k] as number] as number;
+  return c;
 }
 
 /** The account key of a saved slot (its first word). */

@@ -15,7 +15,7 @@ import { type StagedHit, Store } from '../store.ts';
 import { type AlertRecord, alertsOf, type PartScores } from './alerts.ts';
 import { AmlEngine } from './engine.ts';
 import { inputFromSilver, rowsOfShard, unpackInput } from './input.ts';
-import { F_SANCTIONED, type SlotStore, slotKey } from './kernel.ts';
+import { drain, F_SANCTIONED, type SlotStore, slotKey } from './kernel.ts';
 import { RULE, RULE_NAMES } from './rule-names.ts';
 import { type AmlRules, parseRules } from './rules.ts';
 import { storePart } from './silver-columns.ts';
@@ -187,8 +187,18 @@ async function flushed(): Promise<void> {
 /** Slots being written by a checkpoint in flight: newer than the store until it commits. */
 const inflight = new Map<bigint, Uint8Array>();
 
-/** Scores one committed batch; queues its outputs unless a run before a crash already wrote them. */
-function scoreSeq(seq: number): void {
+/**
+ * Rows the shard scores between two turns of its event loop while it catches up: a validate
+ * request waits for at most one slice, not a whole batch (an 8k-row batch takes about 5 ms, a
+ * 64k-row one tens of ms).
+ */
+const SLICE_ROWS = 2048;
+
+/**
+ * Scores one committed batch, pausing (a `yield`) between record batches and slices; queues its
+ * outputs unless a run before a crash already wrote them.
+ */
+function* scoreSeq(seq: number): Generator<void, void> {
   const started = performance.now();
   const staged = store.staging.get(seq);
   const parts: PartScores[] = [];
@@ -210,13 +220,14 @@ function scoreSeq(seq: number): void {
         const input = inputFromSilver(engine.kernel.memory, batch, rules, local);
         const matches = stagedMatches(part.hits, base, m, input.flags);
         const mine = rowsOfShard(input.key, s.shard, s.shards);
-        const out = engine.score(input, mine, slots, false);
+        const out = yield* engine.scoreSteps(input, mine, slots, false, SLICE_ROWS);
         scores.score.set(out.score, base);
         scores.rules.set(out.rules, base);
         scores.flags.set(out.flags, base);
         const explained = { ...out, similarity: matches.similarity, entry: matches.entry };
         alerts.push(...alertsOf(batch, mine, explained, rules, matches));
         base += m;
+        yield;
       }
       parts.push(scores);
     }
@@ -274,6 +285,7 @@ function scoreSeq(seq: number): void {
  * sequence number they reflect, and queues the write. Scoring goes on while it is written.
  */
 function checkpoint(): void {
+  if (halted) return;
   const snapshot = new Map<bigint, Uint8Array>(pending);
   for (const { slots: buf, count } of engine.kernel.takeDirty()) {
     for (let k = 0; k < count; k++) {
@@ -305,13 +317,50 @@ function checkpoint(): void {
 
 let rulesText = s.rulesText;
 
+/** The batch being scored a slice at a time by `catchUpStep`; null between batches. */
+let current: Generator<void, void> | null = null;
+
+/**
+ * Set when scoring a batch threw partway: some of its rows may be applied, so the state matches no
+ * batch boundary. The shard then scores and checkpoints nothing more (it has reported the failure);
+ * a restart replays from the last checkpoint, where trying the batch again would apply rows twice.
+ */
+let halted = false;
+
+/** What follows every whole batch: a checkpoint when one is due. */
+function batchDone(): void {
+  current = null;
+  if (pending.size > s.maxPendingSlots || Date.now() - lastCheckpoint >= s.checkpointMs) checkpoint();
+}
+
+/**
+ * Finishes the batch in progress. A checkpoint, a rules change and a stop run only between whole
+ * batches: a checkpoint taken halfway through one would hold some of its rows, and the replay
+ * after a crash would apply them again.
+ */
+function finishBatch(): void {
+  if (!current) return;
+  step(() => drain(current as Generator<void, void>));
+  batchDone();
+}
+
+/** Runs part of a batch's scoring; a throw halts the shard (see `halted`). */
+function step<T>(fn: () => T): T {
+  try {
+    return fn();
+  } catch (e) {
+    halted = true;
+    throw e;
+  }
+}
+
 /** Catches up with every batch committed after the last one processed. */
 function catchUp(until: number): void {
-  while (processed < until) {
-    scoreSeq(processed + 1);
-    if (pending.size > s.maxPendingSlots) checkpoint();
+  finishBatch();
+  while (processed < until && !halted) {
+    current = scoreSeq(processed + 1);
+    finishBatch();
   }
-  if (Date.now() - lastCheckpoint >= s.checkpointMs) checkpoint();
 }
 
 /** The latest batch a tick announced, and whether a catch-up is under way. */
@@ -319,22 +368,26 @@ let tickTo = 0;
 let catching = false;
 
 /**
- * Catches up with ticked batches one batch per turn of the event loop: a validate request that
- * arrives meanwhile waits for one batch's scoring, not for a whole backlog (after a burst of
- * ingest the shard may be dozens of batches behind). Its dry run sees the state as of the
- * batches scored so far, as it always could: scoring trails commits.
+ * Catches up with ticked batches one slice per turn of the event loop: a validate request that
+ * arrives meanwhile waits for one slice's scoring, not for a batch or a whole backlog (after a
+ * burst of ingest the shard may be dozens of batches behind). Its dry run sees the state as of
+ * the rows scored so far, as it always could: scoring trails commits.
  */
 function catchUpStep(): void {
   void serial(() => {
     let more = false;
     try {
-      // The batch was committed by another thread. lmdb-js keeps a read snapshot until a timer
-      // fires, so a tick arriving sooner would find no staging for it and score nothing.
-      store.env.resetReadTxn();
-      catchUp(Math.min(tickTo, processed + 1));
-      more = processed < tickTo;
+      if (halted) return;
+      if (!current && processed < tickTo) {
+        // The batch was committed by another thread. lmdb-js keeps a read snapshot until a timer
+        // fires, so a tick arriving sooner would find no staging for it and score nothing.
+        store.env.resetReadTxn();
+        current = scoreSeq(processed + 1);
+      }
+      if (current && step(() => current?.next().done)) batchDone();
+      more = current !== null || processed < tickTo;
     } finally {
-      // A failed batch is reported by `serial`; the next tick tries again.
+      // A failed batch is reported by `serial`, and halts the shard.
       if (more) setImmediate(catchUpStep);
       else catching = false;
     }
@@ -378,6 +431,7 @@ port.on('message', (msg: ToShard) => {
       break;
     case 'rules':
       void serial(() => {
+        finishBatch();
         checkpoint();
         rules = parseRules(new TextEncoder().encode(msg.rulesText), 'rules');
         rulesText = msg.rulesText;
@@ -398,6 +452,7 @@ port.on('message', (msg: ToShard) => {
       break;
     case 'checkpoint':
       void serial(async () => {
+        finishBatch();
         checkpoint();
         await flushed();
         port.postMessage({ type: 'done', id: msg.id } satisfies FromShard);

@@ -4,48 +4,12 @@
  */
 import { describe, expect, it } from 'vitest';
 import { AmlEngine, MemorySlotStore } from '../../engine/aml/engine.ts';
-import { type AmlInput, F_APPLY, F_CREDIT, type SlotStore, slotKey } from '../../engine/aml/kernel.ts';
+import { type SlotStore, slotKey } from '../../engine/aml/kernel.ts';
 import { loadRules } from '../../engine/aml/rules.ts';
 import { packSlot, SLOT_WORDS, unpackSlot } from '../../engine/aml/slot-codec.ts';
+import { inputOf, rows, T0 } from './stream-rows.ts';
 
-const T0 = Date.parse('2026-11-20T09:00:00Z');
 const rules = loadRules();
-
-/** Deterministic rows: a busy account whose ring wraps, a structuring account, and background. */
-function rows(): { key: bigint; ts: number; gbp: bigint; credit: boolean }[] {
-  let seed = 7;
-  const rnd = () => {
-    seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31;
-    return seed / 2 ** 31;
-  };
-  const out: { key: bigint; ts: number; gbp: bigint; credit: boolean }[] = [];
-  // Every 30 s from 11:00 for 75 minutes, across the split below: its ring wraps before it.
-  for (let i = 0; i < 150; i++) {
-    out.push({ key: 11n, ts: T0 + 39_600_000 + i * 30_000, gbp: 2_000_00n, credit: i % 5 === 0 });
-  }
-  for (let i = 0; i < 6; i++) out.push({ key: 22n, ts: T0 + i * 3_600_000, gbp: 9_500_00n, credit: false });
-  for (let i = 0; i < 2_000; i++) {
-    out.push({
-      key: BigInt(100 + Math.floor(rnd() * 300)),
-      ts: T0 + Math.floor(rnd() * 86_400_000),
-      gbp: BigInt(Math.floor(rnd() * 2_000_000)),
-      credit: rnd() < 0.3,
-    });
-  }
-  return out.sort((a, b) => a.ts - b.ts);
-}
-
-function inputOf(part: ReturnType<typeof rows>): AmlInput {
-  const n = part.length;
-  return {
-    n,
-    key: BigUint64Array.from(part, (r) => r.key),
-    ts: BigInt64Array.from(part, (r) => BigInt(r.ts)),
-    gbp: BigInt64Array.from(part, (r) => r.gbp),
-    flags: Uint8Array.from(part, (r) => F_APPLY | (r.credit ? F_CREDIT : 0)),
-    names: null,
-  };
-}
 
 function scoreAll(engine: AmlEngine, store: SlotStore, part: ReturnType<typeof rows>) {
   const out = [];
