@@ -221,10 +221,23 @@ export class AmlShards {
   }
 }
 
-/** The sequence number every shard's checkpoint has passed: staging up to it may be rolled away. */
+/** The sequence number every shard's checkpoint has passed: staging up to it may be deleted. */
 export function checkpointedThrough(meta: { get(k: string): unknown }, shards: number): number {
+  return everyShardThrough(meta, shards, 'ckpt');
+}
+
+/** The sequence number every shard has scored and written outputs for: silver may roll up to it. */
+export function scoredThrough(meta: { get(k: string): unknown }, shards: number): number {
+  return everyShardThrough(meta, shards, 'done');
+}
+
+function everyShardThrough(
+  meta: { get(k: string): unknown },
+  shards: number,
+  marker: 'ckpt' | 'done',
+): number {
   let min = Number.POSITIVE_INFINITY;
   for (let k = 0; k < shards; k++)
-    min = Math.min(min, (meta.get(amlKeys(k).ckpt) as number | undefined) ?? 0);
+    min = Math.min(min, (meta.get(amlKeys(k)[marker]) as number | undefined) ?? 0);
   return shards > 0 ? min : Number.POSITIVE_INFINITY;
 }

@@ -10,11 +10,18 @@
  *
  * Staging keys are batch sequence numbers, allocated inside the commit transaction, so they become
  * visible in increasing order: the roller reads only keys above the last one it has seen.
+ *
+ * With AML, a batch rolls once every shard has scored it (its scores go into the file), and its
+ * staging entry is deleted once every shard has also checkpointed past it: until then a replay after
+ * a crash may need to read it. An entry rolled before that is marked rolled (`rolledKey`) in the
+ * roll's transaction and deleted by a later roll. Rolling had waited for the checkpoint, which comes
+ * every 10 s: the rolls came in lumps of 10 s of ingest, and the lump after a burst took the cores
+ * from requests for seconds.
  */
 import { unlink } from 'node:fs/promises';
 import { join, relative, sep } from 'node:path';
 import { Piscina } from 'piscina';
-import { checkpointedThrough } from '../aml/shards.ts';
+import { checkpointedThrough, scoredThrough } from '../aml/shards.ts';
 import {
   type AmlColumnsOfPart,
   loadPart,
@@ -42,8 +49,8 @@ export interface RollerOptions {
   /** Called after each roll that wrote or consumed something (for metrics and logs). */
   onRoll?: (result: RollResult & { ms: number }) => void;
   /**
-   * AML shards scoring the staged batches: a batch is rolled only once every shard has
-   * checkpointed past it (so a replay can still read it), with the shards' scores joined in.
+   * AML shards scoring the staged batches: a batch is rolled once every shard has scored it, with
+   * the shards' scores joined in, and leaves staging once every shard has checkpointed past it.
    */
   amlShards?: number;
 }
@@ -84,6 +91,9 @@ const DATE = /^\d{4}-\d{2}-\d{2}$/;
 
 const pad = (seq: number) => String(seq).padStart(8, '0');
 
+/** The `meta` key marking a staged entry as rolled, kept until the AML checkpoints pass it. */
+export const rolledKey = (seq: number) => `silver|rolled|${seq}`;
+
 export class SilverRoller {
   readonly targetRows: number;
   readonly maxAgeMs: number;
@@ -95,6 +105,8 @@ export class SilverRoller {
 
   /** Staged entries seen and not yet rolled, in the order first seen (so the first is the oldest). */
   private readonly tracked = new Map<number, Tracked>();
+  /** Staged entries rolled and marked so, until the AML checkpoints pass them (`trim`). */
+  private readonly rolledKept = new Set<number>();
   private lastSeq = 0;
   private outOfOrder = false;
   private totalRows = 0;
@@ -238,7 +250,7 @@ export class SilverRoller {
     const present = new Set<number>();
     for (const key of this.store.staging.getKeys()) {
       present.add(key);
-      if (!this.tracked.has(key)) {
+      if (!this.tracked.has(key) && !this.rolledKept.has(key)) {
         const value = this.store.stagingViews.get(key);
         if (value) {
           this.track(key, value);
@@ -247,10 +259,15 @@ export class SilverRoller {
       }
     }
     for (const t of [...this.tracked.values()]) if (!present.has(t.seq)) this.untrack(t);
+    for (const seq of this.rolledKept) if (!present.has(seq)) this.rolledKept.delete(seq);
   }
 
   private track(seq: number, { header }: StagedView): void {
-    if (this.tracked.has(seq)) return;
+    if (this.tracked.has(seq) || this.rolledKept.has(seq)) return;
+    if (this.store.meta.doesExist(rolledKey(seq))) {
+      this.rolledKept.add(seq); // rolled before a restart; still waiting for the checkpoints
+      return;
+    }
     let rows = 0;
     let kept = 0;
     for (const p of header.parts) {
@@ -274,6 +291,7 @@ export class SilverRoller {
     const none: RollResult = { files: [], batches: 0, rows: 0 };
     this.scan();
     if (force) this.reconcile();
+    await this.trim();
     const oldest = this.tracked.values().next().value;
     if (!oldest) return none;
     const due = force || this.totalRows >= this.targetRows || Date.now() - oldest.firstSeen >= this.maxAgeMs;
@@ -283,7 +301,7 @@ export class SilverRoller {
     let order = [...this.tracked.values()];
     if (this.outOfOrder) order.sort((a, b) => a.seq - b.seq);
     if (this.amlShards > 0) {
-      const through = checkpointedThrough(this.store.meta, this.amlShards);
+      const through = scoredThrough(this.store.meta, this.amlShards);
       order = order.filter((t) => t.seq <= through);
       if (order.length === 0) return none;
     }
@@ -396,10 +414,15 @@ export class SilverRoller {
       });
     }
     const { store } = this;
+    const checkpointed = checkpointedThrough(store.meta, this.amlShards);
+    const kept = taken.filter((t) => t.seq > checkpointed).map((t) => t.seq);
     try {
       await store.env.transaction(() => {
         for (const f of files) store.silverFiles.put(f.path, f);
-        for (const t of taken) store.staging.remove(t.seq);
+        for (const t of taken) {
+          if (t.seq > checkpointed) store.meta.put(rolledKey(t.seq), 1);
+          else store.staging.remove(t.seq);
+        }
         for (const t of taken)
           for (let k = 0; k < this.amlShards; k++) store.amlOut.remove(amlKeys(k).out(t.seq));
         for (const [batchId, entries] of lineage) {
@@ -415,6 +438,7 @@ export class SilverRoller {
       throw err;
     }
     for (const t of taken) this.untrack(t);
+    for (const seq of kept) this.rolledKept.add(seq);
     const result: RollResult = { files, batches: taken.length, rows: files.reduce((a, f) => a + f.rows, 0) };
     this.onRoll?.({ ...result, ms: performance.now() - started });
     return result;
@@ -527,6 +551,22 @@ export class SilverRoller {
       }
       return { merged, into, corrupt };
     });
+  }
+
+  /** Deletes the rolled entries every AML shard has now checkpointed past, with their marks. */
+  private async trim(): Promise<void> {
+    if (this.rolledKept.size === 0) return;
+    const through = checkpointedThrough(this.store.meta, this.amlShards);
+    const gone = [...this.rolledKept].filter((seq) => seq <= through);
+    if (gone.length === 0) return;
+    const { store } = this;
+    await store.env.transaction(() => {
+      for (const seq of gone) {
+        store.staging.remove(seq);
+        store.meta.remove(rolledKey(seq));
+      }
+    });
+    for (const seq of gone) this.rolledKept.delete(seq);
   }
 
   /** The shards' scores of one staged part, merged; undefined without AML. */

@@ -26,7 +26,8 @@ import {
   Utf8,
 } from 'apache-arrow';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { type RollerOptions, SilverRoller } from '../../engine/silver/roller.ts';
+import { amlKeys } from '../../engine/aml/store-keys.ts';
+import { type RollerOptions, rolledKey, SilverRoller } from '../../engine/silver/roller.ts';
 import { type StagedSilver, Store } from '../../engine/store.ts';
 import { silverIpc } from './fixtures.ts';
 
@@ -477,6 +478,57 @@ describe('SilverRoller.recover (crash safety)', () => {
     expect([num(total[0]?.n), num(total[0]?.ids)]).toEqual([49, 49]);
     expect(store.silverFiles.getKeysCount()).toBe(1);
     expect(store.staging.getKeysCount()).toBe(0);
+  });
+});
+
+describe('SilverRoller with AML shards', () => {
+  /** Sets shard 0's markers as its thread would: outputs written through `done`, state checkpointed through `ckpt`. */
+  const shard = async (done: number, ckpt: number) => {
+    await store.env.transaction(() => {
+      store.meta.put(amlKeys(0).done, done);
+      store.meta.put(amlKeys(0).ckpt, ckpt);
+    });
+  };
+
+  it('rolls what every shard has scored, and keeps it staged until every shard has checkpointed past it', async () => {
+    const s1 = await stage('b1', [{ date: '2026-01-01', rows: 30 }]);
+    const s2 = await stage('b2', [{ date: '2026-01-01', rows: 20 }]);
+    await shard(s1, 0);
+    const first = roller({ amlShards: 1 });
+    // Only the scored batch rolls; neither leaves staging, since a replay may still read both.
+    expect((await first.rollOnce(true)).rows).toBe(30);
+    expect([...store.staging.getKeys()]).toEqual([s1, s2]);
+    expect(store.meta.get(rolledKey(s1))).toBe(1);
+
+    // A restart in between: the rolled entry is not rolled again.
+    await shard(s2, 0);
+    const restarted = roller({ amlShards: 1 });
+    expect((await restarted.rollOnce(true)).rows).toBe(20);
+    expect((await restarted.rollOnce(true)).batches).toBe(0);
+    const total = await query(
+      `SELECT count(*) AS n, count(DISTINCT tx_id) AS ids FROM read_parquet('$SILVER')`,
+    );
+    expect([num(total[0]?.n), num(total[0]?.ids)]).toEqual([50, 50]);
+    expect(store.staging.getKeysCount()).toBe(2);
+
+    // Past the checkpoint, the next roll deletes both entries and their marks.
+    await shard(s2, s1);
+    await restarted.rollOnce(true);
+    expect([...store.staging.getKeys()]).toEqual([s2]);
+    await shard(s2, s2);
+    await restarted.rollOnce(true);
+    expect(store.staging.getKeysCount()).toBe(0);
+    expect(store.meta.get(rolledKey(s1))).toBeUndefined();
+    expect(store.meta.get(rolledKey(s2))).toBeUndefined();
+    expect(store.silverFiles.getKeysCount()).toBe(2);
+  });
+
+  it('deletes staging in the roll itself when the checkpoint has already passed', async () => {
+    const s1 = await stage('b1', [{ date: '2026-01-01', rows: 10 }]);
+    await shard(s1, s1);
+    expect((await roller({ amlShards: 1 }).rollOnce(true)).rows).toBe(10);
+    expect(store.staging.getKeysCount()).toBe(0);
+    expect(store.meta.get(rolledKey(s1))).toBeUndefined();
   });
 });
 
