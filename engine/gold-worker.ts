@@ -4,13 +4,8 @@
  * wait (single-row validate p99 after 8k-row ingest rose to 20–45 ms). The service folds on its
  * own thread only at start and at close, when no request waits.
  */
-import { isMainThread } from 'node:worker_threads';
 import { foldAll } from './gold.ts';
 import { Store } from './store.ts';
-import { lowerThisThread } from './thread-priority.ts';
-
-// A background thread (engine/thread-priority.ts): requests' threads come first.
-if (!isMainThread) lowerThisThread();
 
 export interface FoldTask {
   dataDir: string;

@@ -7,7 +7,6 @@
  * The file is written crash-safely: a hidden temp name in the target directory, fsync, rename,
  * fsync of the directory. The manifest commit (LMDB) is the caller's job, after this returns.
  */
-
 import { createHash } from 'node:crypto';
 import {
   closeSync,
@@ -20,7 +19,6 @@ import {
   writeSync,
 } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import { isMainThread } from 'node:worker_threads';
 import { RecordBatchReader } from 'apache-arrow';
 import {
   Compression,
@@ -35,11 +33,7 @@ import {
 import { type AmlColumnsOfPart, withAmlColumns } from '../aml/silver-columns.ts';
 import { PII_FIELDS } from '../pii/fields.ts';
 import { STAGED_GONE, Store } from '../store.ts';
-import { lowerThisThread } from '../thread-priority.ts';
 import { keptRanges } from './drop.ts';
-
-// A background thread (engine/thread-priority.ts): requests' threads come first.
-if (!isMainThread) lowerThisThread();
 
 export interface WriteTask {
   /** Absolute path of the final file. */
