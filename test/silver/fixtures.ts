@@ -92,6 +92,9 @@ export interface SyntheticRows {
   amountBase?: number;
   /** tx ids are `${txPrefix}-${i}`; defaults to the batch id. */
   txPrefix?: string;
+  /** Row i's account_id and event time (ms), where a test needs them placed. */
+  accountOf?: (i: number) => string;
+  tsOf?: (i: number) => number;
 }
 
 const CURRENCIES = ['GBP', 'EUR', 'USD', 'CHF'];
@@ -118,7 +121,7 @@ export function silverIpc(spec: SyntheticRows): Uint8Array {
     s[name] = out;
   };
   for (let i = 0; i < n; i++) {
-    ts[i] = BigInt(day + ((i * 7919) % 86_400_000));
+    ts[i] = BigInt(spec.tsOf ? spec.tsOf(i) : day + ((i * 7919) % 86_400_000));
     amount[i] = BigInt(base + i);
     gbp[i] = BigInt(Math.round((base + i) * 0.85));
     batchRow[i] = i;
@@ -130,7 +133,7 @@ export function silverIpc(spec: SyntheticRows): Uint8Array {
   col('currency', (i) => CURRENCIES[i % 4] as string);
   col('direction', (i) => (i % 3 === 0 ? 'IN' : 'OUT'));
   col('channel', (i) => CHANNELS[i % 5] as string);
-  col('account_id', (i) => `ACC${acct(i)}`);
+  col('account_id', spec.accountOf ?? ((i) => `ACC${acct(i)}`));
   col('customer_id', (i) => `CUST${(i * 31) % 50_000}`);
   col('sort_code', (i) => String(200_000 + (i % 400)));
   col('account_number', acct);
