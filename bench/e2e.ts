@@ -412,17 +412,23 @@ async function arrowScenario(server: Server, name: string, templates: Template[]
   return r;
 }
 
+/** The service's Prometheus text, and the values of the samples of `name` whose labels include every one of `labels`. */
+async function metricsOf(url: string): Promise<(name: string, ...labels: string[]) => number[]> {
+  const lines = (await (await fetch(`${url}/metrics`)).text()).split('\n');
+  return (name, ...labels) =>
+    lines
+      .filter(
+        (l) => (l.startsWith(`${name}{`) || l.startsWith(`${name} `)) && labels.every((x) => l.includes(x)),
+      )
+      .map((l) => Number(l.slice(l.lastIndexOf(' ') + 1)));
+}
+
+const sum = (xs: number[]) => xs.reduce((a, x) => a + x, 0);
+
 /** Accepted rows (every format) less the rows rolled into silver Parquet, from /metrics. */
 async function silverBehind(url: string): Promise<number> {
-  const text = await (await fetch(`${url}/metrics`)).text();
-  let accepted = 0;
-  let silver = 0;
-  for (const l of text.split('\n')) {
-    const v = Number(l.slice(l.lastIndexOf(' ') + 1));
-    if (l.startsWith('sluice_rows_total{') && l.includes('outcome="accepted"')) accepted += v;
-    else if (l.startsWith('sluice_silver_rows_total')) silver += v;
-  }
-  return accepted - silver;
+  const m = await metricsOf(url);
+  return sum(m('sluice_rows_total', 'outcome="accepted"')) - sum(m('sluice_silver_rows_total'));
 }
 
 /** Histogram bounds (api/metrics.ts buckets) at which scenario (d) reports the server's share. */
@@ -439,19 +445,10 @@ interface ServerTimes {
  * (Fastify's elapsed time, from the /metrics histogram): the server's side of scenario (d)'s tail.
  */
 async function serverValidateTimes(url: string): Promise<ServerTimes> {
-  const text = await (await fetch(`${url}/metrics`)).text();
-  const pick = (suffix: string, extra: string) => {
-    const line = text
-      .split('\n')
-      .find(
-        (l) =>
-          l.startsWith(`sluice_http_request_duration_seconds_${suffix}{`) &&
-          l.includes('route="/v1/validate"') &&
-          l.includes('status="200"') &&
-          l.includes(extra),
-      );
-    return line ? Number(line.slice(line.lastIndexOf(' ') + 1)) : 0;
-  };
+  const m = await metricsOf(url);
+  const pick = (suffix: string, extra: string) =>
+    m(`sluice_http_request_duration_seconds_${suffix}`, 'route="/v1/validate"', 'status="200"', extra)[0] ??
+    0;
   return {
     count: pick('count', ''),
     within: SERVER_BOUNDS_MS.map((ms) => pick('bucket', `le="${ms / 1000}"`)),

@@ -200,7 +200,7 @@ export class AmlKernel {
     for (let at = 0; at < order.length; at += slice) {
       if (at > 0) yield;
       const part = order.subarray(at, at + slice);
-      const c = gather({ ...input, key }, part);
+      const c = gather(input, part); // `part` holds listed rows only, whose keys `key` keeps
       this.makeResident(c.key, c.ts, store);
       m.reset();
       const q = {

@@ -414,13 +414,14 @@ export class SilverRoller {
       });
     }
     const { store } = this;
+    // Entries a replay may still read stay staged, marked rolled; the rest go now.
     const checkpointed = checkpointedThrough(store.meta, this.amlShards);
-    const kept = taken.filter((t) => t.seq > checkpointed).map((t) => t.seq);
+    const kept = new Set(taken.filter((t) => t.seq > checkpointed).map((t) => t.seq));
     try {
       await store.env.transaction(() => {
         for (const f of files) store.silverFiles.put(f.path, f);
         for (const t of taken) {
-          if (t.seq > checkpointed) store.meta.put(rolledKey(t.seq), 1);
+          if (kept.has(t.seq)) store.meta.put(rolledKey(t.seq), 1);
           else store.staging.remove(t.seq);
         }
         for (const t of taken)

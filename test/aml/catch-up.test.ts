@@ -11,6 +11,7 @@ import { type AmlInput, accountKeys, F_APPLY } from '../../engine/aml/kernel.ts'
 import { RULE } from '../../engine/aml/rule-names.ts';
 import { DEFAULT_RULES_PATH } from '../../engine/aml/rules.ts';
 import { AmlShards } from '../../engine/aml/shards.ts';
+import { utf8Column } from '../../engine/columns.ts';
 import { Store } from '../../engine/store.ts';
 import { WasmMemory } from '../../engine/wasm-memory.ts';
 import { silverIpc } from '../silver/fixtures.ts';
@@ -28,12 +29,7 @@ afterEach(() => {
 
 /** One row for account `id` at `ts`, as a validate request brings it to the shards. */
 function validateRow(id: string, ts: number): AmlInput {
-  const bytes = new TextEncoder().encode(id);
-  const key = accountKeys(
-    new WasmMemory(),
-    { kind: 'utf8', offsets: Int32Array.from([0, bytes.length]), data: bytes, validity: null },
-    1,
-  );
+  const key = accountKeys(new WasmMemory(), utf8Column([id]), 1);
   return {
     n: 1,
     key,
