@@ -73,6 +73,8 @@ interface Server {
   anon(): number;
   /** CPU seconds the service has used so far (all its threads). */
   cpu(): number;
+  /** Why the service is gone, if it exited before `close`; null while it runs. */
+  died(): string | null;
   close(): Promise<void>;
 }
 
@@ -101,15 +103,24 @@ async function serveChild(dataDir: string): Promise<Server> {
     lines.on('line', (l) => out.write(`${l}\n`));
   }
   const pid = child.pid as number;
+  // Watched from the start: a service that dies mid-run must fail the bench, and closing one that
+  // is already gone must not wait for an 'exit' that has been and gone (the run ended with Node's
+  // exit code 13, an unsettled top-level await, and no table).
+  let closing = false;
+  let died: string | null = null;
+  const exited = once(child, 'exit').then(([code, signal]) => {
+    if (!closing) died = `the service exited during the run (code ${code}, signal ${signal})`;
+  });
   return {
     url: url as string,
     key: key as string,
     rss: () => statusBytes(pid, 'VmRSS'),
     anon: () => statusBytes(pid, 'RssAnon'),
     cpu: () => cpuSeconds(pid),
+    died: () => died,
     async close() {
-      const exited = once(child, 'exit');
-      child.kill('SIGTERM');
+      closing = died === null;
+      if (closing) child.kill('SIGTERM');
       await exited;
     },
   };
@@ -131,6 +142,7 @@ async function serveHere(dataDir: string): Promise<Server> {
     rss: () => process.memoryUsage().rss,
     anon: () => statusBytes(process.pid, 'RssAnon'),
     cpu: () => cpuSeconds(process.pid), // includes the load generator's
+    died: () => null,
     close: () => s.close(),
   };
 }
@@ -405,6 +417,7 @@ async function arrowScenario(server: Server, name: string, templates: Template[]
   r.seconds = SECONDS;
   await pool.close();
   log(`${name}: ${rows}-row bodies, ${r.requests} requests, ${(r.tx / r.seconds).toFixed(0)} tx/s`);
+  alive(server);
   // Work a scenario leaves behind is not in its CPU figure: say how far silver trails.
   log(
     `${name}: accepted rows not yet in silver Parquet at the end: ${(await silverBehind(server.url)).toLocaleString('en-GB')}`,
@@ -557,6 +570,7 @@ async function validateScenario(server: Server, dir: string): Promise<Result> {
   });
   await Promise.all(pending);
   clearTimeout(warmMark);
+  alive(server);
   const before = (await (serverAtWarm ?? Promise.resolve(null))) as ServerTimes | null;
   const after = await serverValidateTimes(server.url);
   const count = after.count - (before?.count ?? 0);
@@ -682,8 +696,10 @@ async function main(): Promise<void> {
       for (const s of arrow) {
         const r = await arrowScenario(server, s.name, templates.get(s.id) as Template[]);
         results.push(r);
+        alive(server);
       }
       if (SCENARIOS.includes('d')) results.push(await validateScenario(server, dir));
+      alive(server);
     } finally {
       await server.close();
     }
@@ -713,6 +729,18 @@ async function main(): Promise<void> {
   }
 }
 
+/** A scenario's figures mean nothing if the service died during it. */
+function alive(server: Server): void {
+  const why = server.died();
+  if (why) throw new Error(why);
+}
+
 const serveAt = process.argv.indexOf('--serve');
 if (serveAt !== -1) await childMain(process.argv[serveAt + 1] as string);
-else await main();
+else {
+  // Exit on a failure even while timers, sockets or the ticker thread are still open.
+  await main().catch((err: unknown) => {
+    process.stderr.write(`e2e: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.exit(1);
+  });
+}
