@@ -845,6 +845,11 @@ impl Derive {
 /// amount): WASM has no 128-bit division, and the library routine cost more than the rest of the
 /// row's derivation together.
 fn gbp_of(a: i64, num: i64, den: i64) -> i64 {
+    // A rate of exactly one (sterling itself, most rows): a + 1/2 rounds down to a, and the
+    // division (the row's dearest instruction) is not needed.
+    if num == den {
+        return a;
+    }
     match a.checked_mul(num).and_then(|x| x.checked_mul(2)).and_then(|x| x.checked_add(den)) {
         Some(x) => x / (2 * den),
         None => ((a as i128 * num as i128 * 2 + den as i128) / (2 * den as i128)) as i64,
@@ -1302,7 +1307,8 @@ mod tests {
         let wide = |a: i64, num: i64, den: i64| {
             ((a as i128 * num as i128 * 2 + den as i128) / (2 * den as i128)) as i64
         };
-        let rates = [(100, 100), (871_200, 1_000_000), (509_100, 1_000_000), (1, 3), (999_999_999, 7)];
+        let rates =
+            [(100, 100), (7, 7), (871_200, 1_000_000), (509_100, 1_000_000), (1, 3), (999_999_999, 7)];
         for &(num, den) in &rates {
             let edge = (i64::MAX - den) / num / 2;
             for a in [0, 1, 2, 5, 99, 12_345, 1_000_000_007, edge - 1, edge, edge + 1, i64::MAX / 3, i64::MAX]
