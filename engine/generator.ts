@@ -452,7 +452,10 @@ export class TransactionGenerator {
     this.payees = Array.from({ length: 200 }, (_, i) =>
       mk(i, `P${String(i).padStart(7, '0')}`, `P${String(i).padStart(7, '0')}`),
     );
-    this.start = this.opts.now - days * DAY;
+    // Whole milliseconds: every event time derives from it, and a fractional `--days` (0.3 days
+    // is not a whole number of milliseconds in binary) made fractional times that Arrow's Int64
+    // timestamps refused.
+    this.start = this.opts.now - Math.round(days * DAY);
     const end = this.opts.now - MIN;
     this.customers = Array.from({ length: n }, (_, i) => {
       const id = `A${String(i).padStart(7, '0')}`;

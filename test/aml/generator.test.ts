@@ -170,6 +170,19 @@ describe('sluice generate: AML typologies', () => {
     const bad = [...v.mask].map((m, k) => [m, rows[k]?.tx_id] as const).filter(([m]) => m !== 0);
     expect(bad).toEqual([]);
   });
+
+  it('keeps event times whole milliseconds for a span that is not (an hour and a bit)', () => {
+    const gen = new TransactionGenerator(kernels, reference, {
+      rows: 2_000,
+      seed: 3,
+      now: NOW,
+      days: 0.0416667,
+    });
+    const rows: GeneratedRow[] = [];
+    for (let g = gen.next(); g; g = gen.next()) rows.push(g.row);
+    expect(rows.filter((r) => !Number.isInteger(r.ts))).toEqual([]);
+    expect(arrowBatch(rows).numRows).toBe(2_000);
+  });
 });
 
 describe('sluice generate: parameter edges', () => {
