@@ -15,26 +15,46 @@ export interface BatchDict {
   /** Per id: the first row holding the value. */
   firsts: Int32Array;
   count: number;
+  /**
+   * Per id, when asked for: the value's 64-bit account key (wasm `account_key` of its bytes) as
+   * (low, high) words, for a lookup in a table that outlives the batch (engine/pii/subject-table.ts).
+   */
+  keys?: Uint32Array;
 }
 
 interface DictExports {
   dict_table_slots(n: number): number;
-  dict_column(desc: number, n: number, table: number, ids: number, firsts: number): number;
+  dict_column(desc: number, n: number, table: number, ids: number, firsts: number, keys: number): number;
 }
 
-/** The column's dictionary ids (resets the instance's bump region; the result is copied out). */
-export function batchDict(mem: WasmMemory, col: Utf8Column | null | undefined, n: number): BatchDict {
-  if (!col || n === 0) return { ids: new Int32Array(n).fill(-1), firsts: new Int32Array(0), count: 0 };
+/**
+ * The column's dictionary ids, and with `withKeys` each value's account key (resets the
+ * instance's bump region; the result is copied out).
+ */
+export function batchDict(
+  mem: WasmMemory,
+  col: Utf8Column | null | undefined,
+  n: number,
+  withKeys = false,
+): BatchDict {
+  if (!col || n === 0) {
+    const none: BatchDict = { ids: new Int32Array(n).fill(-1), firsts: new Int32Array(0), count: 0 };
+    if (withKeys) none.keys = new Uint32Array(0);
+    return none;
+  }
   const x = mem.exports as unknown as DictExports;
   mem.reset();
   const desc = putUtf8(mem, col, n);
   const table = mem.alloc(4 * x.dict_table_slots(n));
   const ids = mem.alloc(4 * n);
   const firsts = mem.alloc(4 * n);
-  const count = x.dict_column(desc, n, table, ids, firsts);
-  return {
+  const keys = withKeys ? mem.alloc(8 * n) : 0;
+  const count = x.dict_column(desc, n, table, ids, firsts, keys);
+  const out: BatchDict = {
     ids: new Int32Array(mem.copyOut(ids, 4 * n)),
     firsts: new Int32Array(mem.copyOut(firsts, 4 * count)),
     count,
   };
+  if (withKeys) out.keys = new Uint32Array(mem.copyOut(keys, 8 * count));
+  return out;
 }

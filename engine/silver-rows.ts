@@ -180,20 +180,19 @@ export interface SilverContext {
 
 /**
  * Row i's subject key: by customer_id, else account_id (as `subjectOfValues`), from the bytes.
- * The ring is asked once per distinct customer of the batch (its ids as a dictionary).
+ * The ring is asked once per distinct customer of the batch (its ids as a dictionary, with each
+ * id's hash), by bytes: no string per customer (engine/pii/subject-table.ts).
  */
 function subjectKeys(cols: ColumnSet, ring: Keyring, customers: BatchDict): (i: number) => KeyHandle {
-  const bytes = (c: Utf8Column | undefined) =>
-    c ? Buffer.from(c.data.buffer, c.data.byteOffset, c.data.byteLength) : null;
   const cust = cols.text.customer_id;
   const acct = cols.text.account_id;
-  const cb = bytes(cust);
-  const ab = bytes(acct);
+  const ab = acct ? Buffer.from(acct.data.buffer, acct.data.byteOffset, acct.data.byteLength) : null;
+  const keys = customers.keys;
   const byId: (KeyHandle | undefined)[] = new Array(customers.count);
-  // A latin1 string is the bytes 1:1, and V8 makes and hashes one faster than JS can hash bytes.
   return (i) => {
     const id = customers.ids[i] as number;
     if (id < 0) {
+      // No customer id (rare): a latin1 string is the bytes 1:1, and V8 hashes one fast.
       return ring.subjectKey(
         acct && ab ? ab.toString('latin1', acct.offsets[i] as number, acct.offsets[i + 1] as number) : '',
       );
@@ -202,9 +201,13 @@ function subjectKeys(cols: ColumnSet, ring: Keyring, customers: BatchDict): (i: 
     if (h === undefined) {
       // A present id: the column and its bytes are there.
       const c = cust as Utf8Column;
-      h = ring.subjectKey(
-        (cb as Buffer).toString('latin1', c.offsets[i] as number, c.offsets[i + 1] as number),
-      );
+      const start = c.offsets[i] as number;
+      const end = c.offsets[i + 1] as number;
+      h = keys
+        ? ring.subjectKeyOf(keys[2 * id] as number, keys[2 * id + 1] as number, c.data, start, end)
+        : ring.subjectKey(
+            Buffer.from(c.data.buffer, c.data.byteOffset, c.data.byteLength).toString('latin1', start, end),
+          );
       byId[id] = h;
     }
     return h;

@@ -36,6 +36,7 @@ import {
   writeSync,
 } from 'node:fs';
 import { join } from 'node:path';
+import { SubjectTable } from './subject-table.ts';
 
 export const SLOT = 64;
 const KEY_AT = 16;
@@ -106,6 +107,8 @@ export class Keyring {
   private epoch: number;
   /** subject id → its key in this writer's file. */
   private readonly bySubject = new Map<string, KeyHandle>();
+  /** The same handles by the id's bytes and hash, for sealing's column path (`subjectKeyOf`). */
+  private readonly byBytes = new SubjectTable<KeyHandle>(MAX_CACHED);
   /** tag (hex) → slot, for this writer's file. */
   private readonly byTag = new Map<string, number>();
   /**
@@ -153,6 +156,7 @@ export class Keyring {
     this.sync(); // slots are numbered from the file's end: write what is pending first
     this.epoch = e;
     this.bySubject.clear();
+    this.byBytes.clear();
     this.byRef.clear();
     this.cachedRefs = 0;
     this.hourKey = null;
@@ -179,6 +183,21 @@ export class Keyring {
     }
     this.byTag.set(hex, h.ref % WRITER_SPAN);
     this.bySubject.set(subject, h);
+    return h;
+  }
+
+  /**
+   * `subjectKey` for an id given as the bytes `src[start, end)` and their account key (wasm
+   * `account_key`, as low and high words, from the batch's dictionary): no string is made unless
+   * this thread has not seen the id since its cache was last dropped.
+   */
+  subjectKeyOf(lo: number, hi: number, src: Uint8Array, start: number, end: number): KeyHandle {
+    const hit = this.byBytes.get(lo, hi, src, start, end);
+    if (hit) return hit;
+    const h = this.subjectKey(
+      Buffer.from(src.buffer, src.byteOffset, src.byteLength).toString('latin1', start, end),
+    );
+    this.byBytes.add(lo, hi, src, start, end, h);
     return h;
   }
 

@@ -28,6 +28,25 @@ describe('keyring', () => {
     b.close();
   });
 
+  it('finds a subject by its id bytes and hash as by its id, and drops that cache on erasure', () => {
+    const ring = new Keyring(dir.path, 1);
+    const id = Buffer.from('..CUST-7..', 'latin1');
+    const byId = ring.subjectKey(latin1('CUST-7'));
+    // The hash words are the caller's (the batch dictionary's account key); any pair will do here.
+    expect(ring.subjectKeyOf(123, 456, id, 2, 8)).toBe(byId);
+    expect(ring.subjectKeyOf(123, 456, id, 2, 8)).toBe(byId);
+    // Another id under the same hash words is another subject.
+    const other = ring.subjectKeyOf(123, 456, Buffer.from('CUST-8'), 0, 6);
+    expect(other.ref).not.toBe(byId.ref);
+    ring.sync();
+    destroySubject(dir.path, 'CUST-7');
+    ring.refresh();
+    const fresh = ring.subjectKeyOf(123, 456, id, 2, 8);
+    expect(fresh.ref).not.toBe(byId.ref);
+    expect(ring.subjectKey(latin1('CUST-7'))).toBe(fresh);
+    ring.close();
+  });
+
   it('never stores the subject id, only its peppered tag', () => {
     const a = new Keyring(dir.path, 3);
     a.subjectKey(latin1('CUST-SECRET-42'));

@@ -18,9 +18,18 @@ pub fn table_slots(n: usize) -> usize {
 }
 
 /// Fills `ids[i]` with row i's dictionary id (`ABSENT` for a null or empty value) and
-/// `firsts[d]` with the first row holding value d. Returns the number of distinct values.
+/// `firsts[d]` with the first row holding value d, and, when `keys` is not empty, `keys[d]` with
+/// value d's `account_key` (the hash the table probes with, so the caller can find the value in a
+/// longer-lived table without hashing its bytes again). Returns the number of distinct values.
 /// `table` (at least `table_slots(n)` entries, a power of two) is scratch, cleared here.
-pub fn dict_ids(col: &StrCol, n: usize, table: &mut [u32], ids: &mut [u32], firsts: &mut [u32]) -> usize {
+pub fn dict_ids(
+    col: &StrCol,
+    n: usize,
+    table: &mut [u32],
+    ids: &mut [u32],
+    firsts: &mut [u32],
+    keys: &mut [u64],
+) -> usize {
     for t in table.iter_mut() {
         *t = 0;
     }
@@ -34,13 +43,17 @@ pub fn dict_ids(col: &StrCol, n: usize, table: &mut [u32], ids: &mut [u32], firs
                 continue;
             }
         };
-        let mut at = (account_key(value) as usize) & mask;
+        let key = account_key(value);
+        let mut at = (key as usize) & mask;
         loop {
             // An entry is its id + 1; 0 is an empty slot.
             let entry = table[at];
             if entry == 0 {
                 table[at] = count as u32 + 1;
                 firsts[count] = i as u32;
+                if let Some(k) = keys.get_mut(count) {
+                    *k = key;
+                }
                 *id_out = count as u32;
                 count += 1;
                 break;
@@ -81,7 +94,7 @@ mod tests {
         let mut table = vec![0u32; table_slots(n)];
         let mut ids = vec![0u32; n];
         let mut firsts = vec![0u32; n];
-        let count = dict_ids(&col, n, &mut table, &mut ids, &mut firsts);
+        let count = dict_ids(&col, n, &mut table, &mut ids, &mut firsts, &mut []);
         firsts.truncate(count);
         (ids, firsts)
     }
@@ -110,8 +123,21 @@ mod tests {
         let mut table = vec![0u32; 16];
         let mut ids = vec![0u32; 12];
         let mut firsts = vec![0u32; 12];
-        assert_eq!(dict_ids(&col, 12, &mut table, &mut ids, &mut firsts), 6);
+        assert_eq!(dict_ids(&col, 12, &mut table, &mut ids, &mut firsts, &mut []), 6);
         assert_eq!(ids, vec![0, 1, 2, 3, 4, 5, 0, 1, 2, 3, 4, 5]);
+    }
+
+    #[test]
+    fn keys_are_each_distinct_values_account_key_in_id_order() {
+        let values = [Some("B"), None, Some("A"), Some("B"), Some("C")];
+        let (offsets, data, validity) = column(&values);
+        let col = StrCol::new(&offsets, &data, Some(&validity));
+        let mut table = vec![0u32; table_slots(5)];
+        let (mut ids, mut firsts, mut keys) = (vec![0u32; 5], vec![0u32; 5], vec![0u64; 5]);
+        let count = dict_ids(&col, 5, &mut table, &mut ids, &mut firsts, &mut keys);
+        assert_eq!(count, 3);
+        let want: Vec<u64> = ["B", "A", "C"].iter().map(|v| account_key(v.as_bytes())).collect();
+        assert_eq!(keys[..3], want[..]);
     }
 
     #[test]

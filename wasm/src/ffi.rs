@@ -556,8 +556,9 @@ pub extern "C" fn dict_table_slots(n: usize) -> usize {
     dict::table_slots(n)
 }
 
-/// Dictionary ids of a Utf8 column (descriptor: four words, as `str_col`): `ids` (n u32) and
-/// `firsts` (n u32); returns the distinct count. `table` is `dict_table_slots(n)` u32 of scratch.
+/// Dictionary ids of a Utf8 column (descriptor: four words, as `str_col`): `ids` (n u32),
+/// `firsts` (n u32) and, unless `keys` is 0, each distinct value's account key (n u64); returns
+/// the distinct count. `table` is `dict_table_slots(n)` u32 of scratch.
 #[no_mangle]
 pub unsafe extern "C" fn dict_column(
     desc: usize,
@@ -565,7 +566,15 @@ pub unsafe extern "C" fn dict_column(
     table: usize,
     ids: usize,
     firsts: usize,
+    keys: usize,
 ) -> usize {
     let col = str_col(slice::from_raw_parts(desc as *const u32, 4), n);
-    dict::dict_ids(&col, n, bytes_mut(table, dict::table_slots(n)), bytes_mut(ids, n), bytes_mut(firsts, n))
+    dict::dict_ids(
+        &col,
+        n,
+        bytes_mut(table, dict::table_slots(n)),
+        bytes_mut(ids, n),
+        bytes_mut(firsts, n),
+        bytes_mut(keys, n),
+    )
 }
