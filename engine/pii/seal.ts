@@ -12,7 +12,7 @@
  */
 import { randomFillSync } from 'node:crypto';
 import { Binary, type Data, makeData, type Utf8 } from 'apache-arrow';
-import { compressSync as lz4Compress, uncompressSync as lz4Uncompress } from 'lz4-napi';
+import { compress as lz4Compress, decompress as lz4Decompress } from 'lz4-wasm-nodejs';
 import { utf8Column } from '../columns.ts';
 import type { BinaryColumn, RowCipher } from './cipher.ts';
 import { xorStream } from './cipher.ts';
@@ -185,39 +185,103 @@ export function fixedBinary(bytes: Uint8Array, width: number, m: number): Data<B
 
 /** A body sealed as received. */
 const BODY_MAGIC = 0x31424c53; // "SLB1"
-/** A body compressed (LZ4 block, its size in front) and then sealed. */
+/** A body compressed as one LZ4 block, its size in front, and then sealed (session 8 to 10). */
 const BODY_MAGIC_LZ4 = 0x32424c53; // "SLB2"
+/**
+ * A body compressed in LZ4 blocks of at most `LZ4_CHUNK` bytes each, then sealed: each block as
+ * its compressed length (u32 LE) and the block (its raw size in front, as in `SLB2`).
+ */
+const BODY_MAGIC_LZ4_CHUNKS = 0x33424c53; // "SLB3"
+/**
+ * Raw bytes per LZ4 block. The compressor runs in its own WASM instance, whose memory grows to
+ * fit the largest input it has seen and never shrinks: blocks keep that at a few MiB where a
+ * 64 MiB body would have left over 128 MiB behind in each pool worker.
+ */
+const LZ4_CHUNK = 4 * 2 ** 20;
+
+/** The body as `SLB3` blocks, or null when they would not be smaller than the body. */
+function lz4Chunks(body: Uint8Array): Uint8Array | null {
+  const blocks: Uint8Array[] = [];
+  let size = 0;
+  for (let at = 0; at < body.byteLength; at += LZ4_CHUNK) {
+    const block = lz4Compress(body.subarray(at, Math.min(body.byteLength, at + LZ4_CHUNK)));
+    blocks.push(block);
+    size += 4 + block.byteLength;
+  }
+  if (size >= body.byteLength) return null;
+  const out = new Uint8Array(size);
+  const dv = new DataView(out.buffer);
+  let w = 0;
+  for (const block of blocks) {
+    dv.setUint32(w, block.byteLength, true);
+    out.set(block, w + 4);
+    w += 4 + block.byteLength;
+  }
+  return out;
+}
+
+/** The raw bytes of `SLB3` blocks (throws on a malformed one). */
+function unLz4Chunks(packed: Uint8Array): Uint8Array {
+  const parts: Uint8Array[] = [];
+  const dv = new DataView(packed.buffer, packed.byteOffset, packed.byteLength);
+  let size = 0;
+  for (let at = 0; at < packed.byteLength; ) {
+    if (at + 4 > packed.byteLength) throw new Error('bronze: a torn LZ4 block header');
+    const len = dv.getUint32(at, true);
+    if (at + 4 + len > packed.byteLength) throw new Error('bronze: a torn LZ4 block');
+    const part = lz4Block(packed.subarray(at + 4, at + 4 + len));
+    parts.push(part);
+    size += part.byteLength;
+    at += 4 + len;
+  }
+  const out = new Uint8Array(size);
+  let w = 0;
+  for (const p of parts) {
+    out.set(p, w);
+    w += p.byteLength;
+  }
+  return out;
+}
+
+/** One LZ4 block with its size in front, decompressed. The library throws strings: made Errors. */
+function lz4Block(block: Uint8Array): Uint8Array {
+  try {
+    return lz4Decompress(block);
+  } catch (e) {
+    throw e instanceof Error ? e : new Error(`bronze: an LZ4 block does not decompress (${String(e)})`);
+  }
+}
 
 /**
  * A raw body compressed and sealed under this hour's body key: magic | key ref (f64) | nonce (12)
- * | ciphertext. Compression comes first because ciphertext does not compress. LZ4: an 8k-row Arrow
- * body (1.35 MB) takes 1.9× less room for about 3.5 ms of one core, where zlib's fastest level
- * took 9 ms; a body that LZ4 would not shrink (already compressed) is sealed as it is, under
- * `SLB1`. The key is destroyed when bronze retention ends, which is when the last raw copy of
- * every subject in the body goes.
+ * | ciphertext. Compression comes first because ciphertext does not compress. LZ4 (lz4_flex in
+ * WASM, `lz4-wasm-nodejs`): an 8k-row Arrow body (1.35 MB) takes 1.8× less room, and sealing it
+ * took about 3.3 ms of one core here against 6.2 ms with `lz4-napi` (the same lz4_flex, native,
+ * but twice as slow on this machine) and zlib's fastest level 9 ms; a body that LZ4 would not
+ * shrink (already compressed) is sealed as it is, under `SLB1`. The key is destroyed
+ * when bronze retention ends, which is when the last raw copy of every subject in the body goes.
  */
 export function sealBody(ring: Keyring, body: Uint8Array, receivedAt: number): Uint8Array {
   const { ref, key } = ring.bodyKey(receivedAt);
   const nonce = randomFillSync(new Uint8Array(12));
-  const packed = lz4Compress(Buffer.from(body.buffer, body.byteOffset, body.byteLength));
-  const compressed = packed.byteLength < body.byteLength;
-  const plain = compressed ? packed : body;
+  const packed = lz4Chunks(body);
+  const plain = packed ?? body;
   const out = new Uint8Array(24 + plain.byteLength);
   const dv = new DataView(out.buffer);
-  dv.setUint32(0, compressed ? BODY_MAGIC_LZ4 : BODY_MAGIC, true);
+  dv.setUint32(0, packed ? BODY_MAGIC_LZ4_CHUNKS : BODY_MAGIC, true);
   dv.setFloat64(4, ref, true);
   out.set(nonce, 12);
   out.set(xorStream(key, nonce, 0, plain), 24);
   return out;
 }
 
-/** A sealed body's envelope: its key reference and whether the sealed bytes are compressed. */
-function envelope(sealed: Uint8Array): { ref: number; compressed: boolean } | null {
+/** A sealed body's envelope: its key reference and its magic (how the sealed bytes are packed). */
+function envelope(sealed: Uint8Array): { ref: number; magic: number } | null {
   if (sealed.byteLength < 24) return null;
   const dv = new DataView(sealed.buffer, sealed.byteOffset, sealed.byteLength);
   const magic = dv.getUint32(0, true);
-  if (magic !== BODY_MAGIC && magic !== BODY_MAGIC_LZ4) return null;
-  return { ref: dv.getFloat64(4, true), compressed: magic === BODY_MAGIC_LZ4 };
+  if (magic !== BODY_MAGIC && magic !== BODY_MAGIC_LZ4 && magic !== BODY_MAGIC_LZ4_CHUNKS) return null;
+  return { ref: dv.getFloat64(4, true), magic };
 }
 
 /** The key reference of a sealed body (to destroy it). */
@@ -232,5 +296,6 @@ export function openBody(ring: Keyring, sealed: Uint8Array): Uint8Array | null {
   const key = ring.keyOf(env.ref);
   if (!key) return null;
   const plain = xorStream(key, sealed.subarray(12, 24), 0, sealed.subarray(24));
-  return env.compressed ? new Uint8Array(lz4Uncompress(plain)) : plain;
+  if (env.magic === BODY_MAGIC_LZ4_CHUNKS) return unLz4Chunks(plain);
+  return env.magic === BODY_MAGIC_LZ4 ? lz4Block(plain) : plain;
 }

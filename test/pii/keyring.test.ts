@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { appendFileSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { RowCipher } from '../../engine/pii/cipher.ts';
+import { RowCipher, xorStream } from '../../engine/pii/cipher.ts';
 import { ERASED, maskValue } from '../../engine/pii/fields.ts';
 import { destroyBodyKeysBefore, destroySubject, Keyring, keysDir, SLOT } from '../../engine/pii/keyring.ts';
 import { openBody, openValues, type SealedFields, sealBody, sealRecords } from '../../engine/pii/seal.ts';
@@ -120,6 +120,50 @@ describe('keyring', () => {
     expect(sealed.byteLength).toBeLessThan(body.byteLength / 3);
     expect(Buffer.from(sealed).includes(Buffer.from('ACC-1'))).toBe(false);
     expect(Buffer.from(openBody(w, sealed) as Uint8Array).equals(body)).toBe(true);
+    w.close();
+  });
+
+  it('compresses a body over 4 MiB in several blocks, and opens it back byte for byte', () => {
+    const w = new Keyring(dir.path, 1);
+    const row = (i: number) => `{"tx_id":"T${i}","account_id":"ACC-${i % 977}","amount":"${i % 1000}.25"}\n`;
+    const body = Buffer.from(Array.from({ length: 160_000 }, (_, i) => row(i)).join(''));
+    expect(body.byteLength).toBeGreaterThan(2 * 4 * 2 ** 20); // three blocks
+    const sealed = sealBody(w, body, Date.parse('2026-11-20T10:05:00Z'));
+    w.sync();
+    expect(Buffer.from(sealed.subarray(0, 4)).toString('latin1')).toBe('SLB3');
+    expect(sealed.byteLength).toBeLessThan(body.byteLength / 2);
+    expect(Buffer.from(openBody(w, sealed) as Uint8Array).equals(body)).toBe(true);
+    w.close();
+  });
+
+  it('still opens a body sealed as one LZ4 block by sessions 8 to 10 (SLB2, lz4-napi)', () => {
+    const w = new Keyring(dir.path, 1);
+    const at = Date.parse('2026-11-20T10:05:00Z');
+    const body = Buffer.from('{"tx_id":"T1","account_id":"ACC-1"}\n'.repeat(6));
+    // lz4-napi 2.10.0's compressSync(body): the raw size (u32 LE), then one LZ4 block.
+    const block = Buffer.from(
+      'd8000000f2077b2274785f6964223a225431222c226163636f756e7412008f4143432d31227d0a24009b60432d31227d0a',
+      'hex',
+    );
+    // The envelope as sealBody wrote it then: magic, key ref, nonce, the block under the body key.
+    const { ref, key } = w.bodyKey(at);
+    const nonce = randomBytes(12);
+    const sealed = Buffer.alloc(24 + block.byteLength);
+    sealed.write('SLB2', 0, 'latin1');
+    sealed.writeDoubleLE(ref, 4);
+    nonce.copy(sealed, 12);
+    Buffer.from(xorStream(key, nonce, 0, block)).copy(sealed, 24);
+    w.sync();
+    expect(Buffer.from(openBody(w, sealed) as Uint8Array).equals(body)).toBe(true);
+    w.close();
+  });
+
+  it('refuses a sealed body whose blocks are torn, with an error', () => {
+    const w = new Keyring(dir.path, 1);
+    const body = Buffer.from('{"tx_id":"T1","account_id":"ACC-1"}\n'.repeat(200));
+    const sealed = sealBody(w, body, Date.parse('2026-11-20T10:05:00Z'));
+    w.sync();
+    expect(() => openBody(w, sealed.subarray(0, sealed.byteLength - 10))).toThrow(/torn LZ4 block/);
     w.close();
   });
 
