@@ -423,19 +423,47 @@ pub struct Scores<'a> {
     pub detail: &'a mut [i64],
 }
 
-/// Fills `order` with the row indices in event-time order (ts, then row), with a natural merge
-/// sort (`scratch` as long): each pass merges neighbouring ascending runs, so a batch that is
-/// nearly in time order (a live feed, with a few late rows) takes a few passes, not log2(n), and
-/// one already in order costs one scan.
+/// Fills `order` with the row indices in event-time order (ts, then row). A live feed is nearly in
+/// order, with a few late rows: one pass keeps every row at or after the latest kept so far where
+/// it is and lifts the others out; only those are sorted (`merge_runs`), and one merge from the
+/// back puts them in place. A batch in order costs one scan, a few late rows little more; rows in
+/// no order at all are all lifted and merge-sorted. `scratch` is as long as `order`.
 pub fn sort_rows(ts: &[i64], order: &mut [u32], scratch: &mut [u32]) {
     let n = order.len();
-    for (i, o) in order.iter_mut().enumerate() {
-        *o = i as u32;
+    let key = |i: u32| (ts.get(i as usize).copied().unwrap_or(i64::MIN), i);
+    let (mut kept, mut lifted) = (0usize, 0usize);
+    for i in 0..n as u32 {
+        if kept == 0 || key(order[kept - 1]) < key(i) {
+            order[kept] = i;
+            kept += 1;
+        } else {
+            scratch[lifted] = i;
+            lifted += 1;
+        }
     }
-    if ts.len() >= n && ts[..n].windows(2).all(|w| w[0] <= w[1]) {
+    if lifted == 0 {
         return;
     }
-    let key = |i: u32| (ts.get(i as usize).copied().unwrap_or(i64::MIN), i);
+    // The lifted rows, sorted in `scratch`, with the free tail of `order` as the merge's room.
+    merge_runs(&mut scratch[..lifted], &mut order[kept..], &key);
+    // Merge from the back: the write position never passes the kept rows not yet placed.
+    let (mut a, mut b, mut w) = (kept, lifted, n);
+    while b > 0 {
+        w -= 1;
+        if a > 0 && key(order[a - 1]) > key(scratch[b - 1]) {
+            order[w] = order[a - 1];
+            a -= 1;
+        } else {
+            order[w] = scratch[b - 1];
+            b -= 1;
+        }
+    }
+}
+
+/// Sorts `data` (row indices) by `key` with a natural merge sort, `tmp` as long as `data`: each
+/// pass merges neighbouring ascending runs, so input with few runs takes few passes.
+fn merge_runs(data: &mut [u32], tmp: &mut [u32], key: &impl Fn(u32) -> (i64, u32)) {
+    let n = data.len();
     // The end of the ascending run that starts at `lo`.
     let run_end = |v: &[u32], lo: usize| {
         let mut k = lo + 1;
@@ -444,12 +472,12 @@ pub fn sort_rows(ts: &[i64], order: &mut [u32], scratch: &mut [u32]) {
         }
         k
     };
-    let mut in_order = true; // whether the current data is in `order`
+    let mut in_data = true; // whether the current sequence is in `data`
     loop {
         let mut runs = 0;
         {
             let (src, dst): (&[u32], &mut [u32]) =
-                if in_order { (&*order, &mut *scratch) } else { (&*scratch, &mut *order) };
+                if in_data { (&*data, &mut *tmp) } else { (&*tmp, &mut *data) };
             let mut lo = 0;
             while lo < n {
                 let mid = run_end(src, lo);
@@ -472,13 +500,13 @@ pub fn sort_rows(ts: &[i64], order: &mut [u32], scratch: &mut [u32]) {
                 lo = hi;
             }
         }
-        in_order = !in_order;
+        in_data = !in_data;
         if runs <= 1 {
             break;
         }
     }
-    if !in_order {
-        order.copy_from_slice(&scratch[..n]);
+    if !in_data {
+        data.copy_from_slice(tmp);
     }
 }
 
@@ -1319,6 +1347,27 @@ mod tests {
         // Half up: 1 × 1/2 is 0.5, which rounds to 1; 1 × 1/3 rounds to 0.
         assert_eq!(gbp_of(1, 1, 2), 1);
         assert_eq!(gbp_of(1, 1, 3), 0);
+    }
+
+    #[test]
+    fn sort_rows_places_late_rows_and_survives_a_row_far_ahead() {
+        let check = |ts: &[i64]| {
+            let n = ts.len();
+            let (mut order, mut scratch) = (vec![0u32; n], vec![0u32; n]);
+            sort_rows(ts, &mut order, &mut scratch);
+            let mut want: Vec<u32> = (0..n as u32).collect();
+            want.sort_by_key(|&i| ts[i as usize]);
+            assert_eq!(order, want, "{ts:?}");
+        };
+        check(&[]);
+        check(&[7]);
+        check(&[3, 3, 3, 3]);
+        // Late rows, one of them before every kept row, one tied with a kept row.
+        check(&[10, 20, 5, 30, 20, 40, 1, 50]);
+        // A row far ahead first: every row after it is lifted, and still lands in order.
+        check(&[1_000_000, 1, 2, 3, 2, 1, 5]);
+        // No-time rows (i64::MIN) anywhere go first, in row order.
+        check(&[4, i64::MIN, 2, i64::MIN, 9]);
     }
 
     #[test]
