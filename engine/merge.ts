@@ -6,6 +6,7 @@
  * exactly as they catch a repeat of a stored row.
  */
 import { Table, tableFromIPC, tableToIPC } from 'apache-arrow';
+import { upperMedian } from './median.ts';
 import type { WorkResult } from './worker.ts';
 
 function concat<T extends Uint8Array | Uint32Array | Int32Array | BigInt64Array | Float64Array>(
@@ -87,7 +88,8 @@ export function mergeResults(a: WorkResult, b: WorkResult): WorkResult {
     if (ac >= 0) rowAccount[i] = accounts.map[ac] as number;
   }
 
-  const lateness = concat(a.latenessSorted, b.latenessSorted, (m) => new Float64Array(m)).sort();
+  const lateness = concat(a.lateness, b.lateness, (m) => new Float64Array(m));
+  const timelinessP50Ms = upperMedian(lateness);
   return {
     ok: true,
     body: a.body,
@@ -107,9 +109,9 @@ export function mergeResults(a: WorkResult, b: WorkResult): WorkResult {
     credit: concat(a.credit, b.credit, (m) => new Uint8Array(m)),
     quarantine: [...a.quarantine, ...b.quarantine.map((q) => ({ ...q, row: q.row + off }))],
     missingRequired: a.missingRequired + b.missingRequired,
-    timelinessP50Ms: lateness.length ? (lateness[lateness.length >> 1] as number) : null,
+    timelinessP50Ms,
     latenessSumMs: a.latenessSumMs + b.latenessSumMs,
     latenessCount: a.latenessCount + b.latenessCount,
-    latenessSorted: lateness,
+    lateness,
   };
 }

@@ -18,6 +18,7 @@ import { type ErrorCode, isSluiceError, SluiceError } from './errors.ts';
 import { type Format, parseColumns } from './formats/index.ts';
 import { words, wordsValue } from './int64-sums.ts';
 import { Kernels } from './kernels.ts';
+import { upperMedian } from './median.ts';
 import { RowCipher } from './pii/cipher.ts';
 import { type Keyring, keyringFor } from './pii/keyring.ts';
 import { type SealedFields, sealRecords } from './pii/seal.ts';
@@ -116,8 +117,11 @@ export interface WorkResult {
   timelinessP50Ms: number | null;
   latenessSumMs: number;
   latenessCount: number;
-  /** Lateness (received − event time) of every row with a usable time, ascending: shares of a split body merge exactly. */
-  latenessSorted: Float64Array;
+  /**
+   * Lateness (received − event time) of every row with a usable time, in no particular order:
+   * shares of a split body merge their values, so the merged median is exact.
+   */
+  lateness: Float64Array;
   /** For validate tasks: the rows' AML scoring inputs (scored by the shards, dry). */
   aml?: AmlInput;
   stages?: StageTimings;
@@ -501,7 +505,8 @@ function run(engine: Engine, task: WorkTask): WorkResult {
       q.sealed = x.sealed;
     });
   }
-  const late = lateness.subarray(0, latenessCount).sort();
+  const late = lateness.slice(0, latenessCount);
+  const timelinessP50Ms = upperMedian(late);
   // Subject keys made for this work are durable before any commit stores ciphertext under them
   // (the commit may run in another thread, for a split body).
   if (task.kind === 'ingest') seal?.ring.sync();
@@ -524,10 +529,10 @@ function run(engine: Engine, task: WorkTask): WorkResult {
     credit,
     quarantine,
     missingRequired,
-    timelinessP50Ms: latenessCount ? (late[latenessCount >> 1] as number) : null,
+    timelinessP50Ms,
     latenessSumMs: latenessSum,
     latenessCount,
-    latenessSorted: late.slice(),
+    lateness: late,
     aml: task.kind === 'validate' ? concatInputs(amlParts) : undefined,
     // Stage timings and this thread's WASM memory, for the main thread's metrics.
     stages: {
