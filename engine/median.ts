@@ -26,7 +26,7 @@ export function upperMedian(values: Float64Array): number | null {
     const a = values[lo] as number;
     const b = values[mid] as number;
     const c = values[hi] as number;
-    const pivot = a < b ? (b < c ? b : a < c ? c : a) : a < c ? a : b < c ? c : b;
+    const pivot = Math.max(Math.min(a, b), Math.min(Math.max(a, b), c));
     let i = lo;
     let j = hi;
     while (i <= j) {
