@@ -122,6 +122,14 @@ export async function buildServer(deps: ServerDeps, opts: ServerOptions): Promis
   // Before any route: every route registered from here on must declare its role.
   await installAuth(app, { store, rateLimitPerMinute: opts.rateLimitPerMinute });
 
+  // Shutting down, every reply ends its connection (api/transport.ts `stopAccepting`), replies to
+  // requests that were already in flight included: a keep-alive reply to one of those let its
+  // client write the next request on the socket just as the drain ended and closed it.
+  app.addHook('onSend', (_req, reply, payload, done) => {
+    if (pipeline.isDraining) void reply.header('connection', 'close');
+    done(null, payload);
+  });
+
   app.addHook('onResponse', (req, reply, done) => {
     const route = req.routeOptions.url ?? 'unmatched';
     metrics.requestSeconds.observe(

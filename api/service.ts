@@ -22,6 +22,7 @@ import { workerFile } from '../engine/worker-file.ts';
 import { type DeclaredRoute, declaredRoutes } from './auth.ts';
 import { Metrics } from './metrics.ts';
 import { buildServer } from './server.ts';
+import { closeConnections, stopAccepting } from './transport.ts';
 
 export interface StartOptions extends Partial<ServiceConfig> {
   quiet?: boolean;
@@ -223,8 +224,13 @@ export async function startService(opts: StartOptions = {}): Promise<RunningServ
     routes: declaredRoutes(app),
     close() {
       closing ??= (async () => {
-        // Stop taking connections, let in-flight requests finish and commit, then flush silver.
-        await Promise.all([app.close(), pipeline.drain(config.shutdownDeadlineMs)]);
+        // Stop taking connections (the open ones end after their next reply: draining, every
+        // reply says `Connection: close`), let in-flight requests finish and commit, close what
+        // is left, then flush silver.
+        const closed = stopAccepting(app.server);
+        await pipeline.drain(config.shutdownDeadlineMs);
+        await closeConnections(app.server, closed, config.shutdownDeadlineMs);
+        await app.close();
         unwatchFile(config.rulesPath, onRules);
         for (const p of config.sanctionsPaths) unwatchFile(p, onSanctions);
         // The shards score and checkpoint everything committed; then silver may roll it all.

@@ -4,8 +4,8 @@
  * headers, bad URLs, unknown routes, an `Expect` they cannot meet), all in CONTRACT §3's
  * `{"error": {"code", "message"}}` with a code from engine/errors.ts instead of their own shapes.
  */
-import type { ServerOptions as HttpServerOptions } from 'node:http';
-import type { Socket } from 'node:net';
+import type { Server as HttpServer, ServerOptions as HttpServerOptions } from 'node:http';
+import { Server as NetServer, type Socket } from 'node:net';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { type ErrorCode, SluiceError } from '../engine/errors.ts';
 import { errorHandler } from './errors.ts';
@@ -124,4 +124,43 @@ export function installTransportReplies(app: FastifyInstance): void {
     });
     res.end(body);
   });
+}
+
+/**
+ * Shutdown in two steps, so no request is lost to a closing socket. `stopAccepting` closes the
+ * listener but leaves open connections be; while the pipeline drains every reply says
+ * `Connection: close` (api/server.ts), so each open connection ends after its next reply and its
+ * client reconnects, and is refused. Node's own `server.close()` also closes idle keep-alive
+ * connections at once, and a client that was writing its next request on one at that instant
+ * lost it to a socket error, neither served nor refused (test/api/shutdown.test.ts, about one
+ * shutdown in six on a slow day). `closeConnections` then ends what is left, once in-flight work
+ * is done. Resolves when the listener is closed and every connection has ended.
+ */
+export function stopAccepting(server: HttpServer): Promise<void> {
+  const closed = new Promise<void>((resolve) => server.once('close', () => resolve()));
+  // net.Server's close: stop listening, keep the sockets (http.Server's would close idle ones).
+  NetServer.prototype.close.call(server);
+  return closed;
+}
+
+/**
+ * Ends the connections `stopAccepting` left open: idle ones at once, busy ones when their reply is
+ * done or at `deadlineMs`. Resolves when every one is closed.
+ */
+export async function closeConnections(
+  server: HttpServer,
+  closed: Promise<void>,
+  deadlineMs: number,
+): Promise<void> {
+  server.closeIdleConnections();
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<void>((resolve) => {
+    timer = setTimeout(() => {
+      server.closeAllConnections();
+      resolve();
+    }, deadlineMs);
+    timer.unref();
+  });
+  await Promise.race([closed, late]);
+  clearTimeout(timer);
 }
