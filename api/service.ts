@@ -227,9 +227,10 @@ export async function startService(opts: StartOptions = {}): Promise<RunningServ
         // Stop taking connections (the open ones end after their next reply: draining, every
         // reply says `Connection: close`), let in-flight requests finish and commit, close what
         // is left, then flush silver.
+        const until = Date.now() + config.shutdownDeadlineMs;
         const closed = stopAccepting(app.server);
         await pipeline.drain(config.shutdownDeadlineMs);
-        await closeConnections(app.server, closed, config.shutdownDeadlineMs);
+        await closeConnections(app.server, closed, Math.max(0, until - Date.now()));
         await app.close();
         unwatchFile(config.rulesPath, onRules);
         for (const p of config.sanctionsPaths) unwatchFile(p, onSanctions);
