@@ -16,10 +16,11 @@ export interface BatchDict {
   firsts: Int32Array;
   count: number;
   /**
-   * Per id, when asked for: the value's 64-bit account key (wasm `account_key` of its bytes) as
-   * (low, high) words, for a lookup in a table that outlives the batch (engine/pii/subject-table.ts).
+   * Per id: the value's 64-bit account key (wasm `account_key` of its bytes, the hash the
+   * dictionary probed with) as (low, high) words, for a lookup in a table that outlives the batch
+   * (engine/pii/subject-table.ts).
    */
-  keys?: Uint32Array;
+  keys: Uint32Array;
 }
 
 interface DictExports {
@@ -27,34 +28,22 @@ interface DictExports {
   dict_column(desc: number, n: number, table: number, ids: number, firsts: number, keys: number): number;
 }
 
-/**
- * The column's dictionary ids, and with `withKeys` each value's account key (resets the
- * instance's bump region; the result is copied out).
- */
-export function batchDict(
-  mem: WasmMemory,
-  col: Utf8Column | null | undefined,
-  n: number,
-  withKeys = false,
-): BatchDict {
-  if (!col || n === 0) {
-    const none: BatchDict = { ids: new Int32Array(n).fill(-1), firsts: new Int32Array(0), count: 0 };
-    if (withKeys) none.keys = new Uint32Array(0);
-    return none;
-  }
+/** The column's dictionary ids (resets the instance's bump region; the result is copied out). */
+export function batchDict(mem: WasmMemory, col: Utf8Column | null | undefined, n: number): BatchDict {
+  if (!col || n === 0)
+    return { ids: new Int32Array(n).fill(-1), firsts: new Int32Array(0), count: 0, keys: new Uint32Array(0) };
   const x = mem.exports as unknown as DictExports;
   mem.reset();
   const desc = putUtf8(mem, col, n);
   const table = mem.alloc(4 * x.dict_table_slots(n));
   const ids = mem.alloc(4 * n);
   const firsts = mem.alloc(4 * n);
-  const keys = withKeys ? mem.alloc(8 * n) : 0;
+  const keys = mem.alloc(8 * n);
   const count = x.dict_column(desc, n, table, ids, firsts, keys);
-  const out: BatchDict = {
+  return {
     ids: new Int32Array(mem.copyOut(ids, 4 * n)),
     firsts: new Int32Array(mem.copyOut(firsts, 4 * count)),
     count,
+    keys: new Uint32Array(mem.copyOut(keys, 8 * count)),
   };
-  if (withKeys) out.keys = new Uint32Array(mem.copyOut(keys, 8 * count));
-  return out;
 }

@@ -203,11 +203,7 @@ function subjectKeys(cols: ColumnSet, ring: Keyring, customers: BatchDict): (i: 
       const c = cust as Utf8Column;
       const start = c.offsets[i] as number;
       const end = c.offsets[i + 1] as number;
-      h = keys
-        ? ring.subjectKeyOf(keys[2 * id] as number, keys[2 * id + 1] as number, c.data, start, end)
-        : ring.subjectKey(
-            Buffer.from(c.data.buffer, c.data.byteOffset, c.data.byteLength).toString('latin1', start, end),
-          );
+      h = ring.subjectKeyOf(keys[2 * id] as number, keys[2 * id + 1] as number, c.data, start, end);
       byId[id] = h;
     }
     return h;

@@ -454,7 +454,7 @@ function run(engine: Engine, task: WorkTask): WorkResult {
         rates,
         flags: task.review?.silverFlags,
         seal: seal as NonNullable<typeof seal>,
-        customers: batchDict(validator.kernels.memory, cols.text.customer_id, n, true),
+        customers: batchDict(validator.kernels.memory, cols.text.customer_id, n),
         // The rules file's rates, applied in WASM (a rates CSV in tests goes the BigInt way).
         gbp: settings.ratesPath
           ? undefined
