@@ -548,6 +548,14 @@ fn ring_in_reach(s: &[u64], t: i64, reach: i64) -> bool {
     newest == i64::MIN || t < newest || t - newest <= reach
 }
 
+/// Whether applying a row at `t` empties the ring: every row in it is older than `t` by more than
+/// the lateness plus the longest window, so no row that may still change the state (one not too
+/// late) can see any of them. The emptied ring starts again at its first line, beside the header.
+fn ring_expires(s: &[u64], p: &Params, t: i64) -> bool {
+    let newest = s[W_MAX_TS] as i64;
+    newest != i64::MIN && t.saturating_sub(newest) > p.reach().saturating_add(p.lateness_ms)
+}
+
 fn look_back(s: &[u64], p: &Params, t: i64, a: i64, debit: bool) -> Seen {
     let (head, len, band_len) = meta(s);
     let mut seen = Seen { count: 0, sum: 0, band: 0, pass: None };
@@ -595,6 +603,10 @@ fn look_back(s: &[u64], p: &Params, t: i64, a: i64, debit: bool) -> Seen {
 /// Inserts a row into the account's history at its place in time, dropping the oldest when full.
 fn apply(s: &mut [u64], p: &Params, t: i64, a: i64, credit: bool) {
     let (mut head, mut len, mut band_len) = meta(s);
+    if ring_expires(s, p, t) {
+        head = 0;
+        len = 0;
+    }
     if len == RING {
         head = (head + 1) & (RING - 1);
         len -= 1;
@@ -652,7 +664,7 @@ const CHUNK: usize = 64;
 /// Each pass issues loads that do not depend on one another, so a round's cache misses overlap
 /// instead of queuing one by one inside the branchy scoring loop (WASM has no prefetch). Returns
 /// a value made from the loads, so they are not optimised away.
-fn locate(st: &State, rows: &Rows, chunk: &[u32], slot_of: &mut [u32; CHUNK], reach: i64) -> u64 {
+fn locate(st: &State, p: &Params, rows: &Rows, chunk: &[u32], slot_of: &mut [u32; CHUNK]) -> u64 {
     let mut warm = 0u64;
     for (k, &ri) in chunk.iter().enumerate() {
         let i = ri as usize;
@@ -662,20 +674,27 @@ fn locate(st: &State, rows: &Rows, chunk: &[u32], slot_of: &mut [u32; CHUNK], re
             NO_SLOT
         };
     }
+    // The header line and the ring's first line: their addresses need no load, so both misses
+    // overlap. For most rows of a quiet account that is all (`ring_expires`).
     for &slot in slot_of.iter().take(chunk.len()) {
         if slot != NO_SLOT {
-            warm = warm.wrapping_add(st.slots[slot as usize * SLOT_WORDS + W_META]);
+            let at = slot as usize * SLOT_WORDS;
+            warm = warm.wrapping_add(st.slots[at + W_META]) ^ st.slots[at + W_EVENTS];
         }
     }
     for (k, &slot) in slot_of.iter().take(chunk.len()).enumerate() {
         if slot != NO_SLOT {
             let s = st.slot(slot as usize);
             let (head, len, _) = meta(s);
-            // The newest row is read only when `look_back` will read it.
-            if ring_in_reach(s, rows.ts[chunk[k] as usize], reach) {
+            let t = rows.ts[chunk[k] as usize];
+            // The newest row is read only when `look_back` will read it, and the place of the
+            // next only when the ring is kept.
+            if ring_in_reach(s, t, p.reach()) {
                 warm ^= s[W_EVENTS + 2 * ((head + len + RING - 1) & (RING - 1))];
             }
-            warm ^= s[W_EVENTS + 2 * ((head + len) & (RING - 1))];
+            if !ring_expires(s, p, t) {
+                warm ^= s[W_EVENTS + 2 * ((head + len) & (RING - 1))];
+            }
         }
     }
     warm
@@ -701,7 +720,7 @@ pub fn score_rows(
     let mut warm = 0u64;
     let mut slot_of = [NO_SLOT; CHUNK];
     for chunk in order.chunks(CHUNK) {
-        warm ^= locate(st, rows, chunk, &mut slot_of, p.reach());
+        warm ^= locate(st, p, rows, chunk, &mut slot_of);
         for (k, &ri) in chunk.iter().enumerate() {
             let i = ri as usize;
             let (key, t, a, f) = (rows.key[i], rows.ts[i], rows.gbp[i], rows.flags[i]);
@@ -1265,6 +1284,36 @@ mod tests {
         let late = h.one(row(31, 60 * MIN + 2, 19 * GBP, false));
         assert_eq!(late.3[0], 2);
         assert_eq!(late.3[1], 1_919 * GBP);
+    }
+
+    #[test]
+    fn a_quiet_account_restarts_its_ring_at_the_first_line_and_no_row_in_time_sees_the_difference() {
+        const H: i64 = 60 * MIN;
+        let mut h = Harness::new();
+        for k in 0..5 {
+            h.one(row(50, k * MIN, GBP, false));
+        }
+        // Exactly the lateness plus the longest window (2 h) after the newest row: the ring stays.
+        h.one(row(50, 4 * MIN + 2 * H, GBP, false));
+        let (head, len, _) = meta(h.arena.state().slot(0));
+        assert_eq!((head, len), (0, 6));
+        // One millisecond more after that row: every kept row has expired, and the ring starts again.
+        let t = 4 * MIN + 4 * H + 1;
+        h.one(row(50, t, GBP, false));
+        let st = h.arena.state();
+        let s = st.slot(0);
+        assert_eq!(meta(s).0, 0);
+        assert_eq!(meta(s).1, 1);
+        assert_eq!(event(s, 0, 0), (t, GBP, false));
+        assert_eq!(s[W_N], 7, "the running statistics keep every row");
+        // A row within the lateness sees exactly what it saw before: its windows reach back 1 h.
+        let r = h.one(Row { acct: 50, ts: t - 30 * MIN, gbp: GBP, flags: F_HIGH_RISK });
+        assert_eq!(r.2 & OUT_LATE, 0);
+        assert_eq!(r.3[0], 1, "no earlier row in its five minutes");
+        // A too-late row is scored against what is kept: the dropped rows are not seen.
+        let r = h.one(Row { acct: 50, ts: 4 * MIN + 2 * H, gbp: GBP, flags: F_HIGH_RISK });
+        assert_ne!(r.2 & OUT_LATE, 0);
+        assert_eq!(r.3[0], 1);
     }
 
     #[test]
