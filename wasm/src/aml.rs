@@ -888,18 +888,35 @@ impl Derive {
     }
 }
 
-/// `a × num / den`, rounded half up, exactly. In i64 when nothing overflows (every ordinary
-/// amount): WASM has no 128-bit division, and the library routine cost more than the rest of the
-/// row's derivation together.
+/// `a × num / den`, rounded half up, exactly, for `a ≥ 0`. In i64 when nothing overflows (every
+/// ordinary amount): WASM has no 128-bit division, and the library routine cost more than the rest
+/// of the row's derivation together. (`derive` computes the bound once per currency.)
+#[cfg(test)]
 fn gbp_of(a: i64, num: i64, den: i64) -> i64 {
+    gbp_within(a, num, den, gbp_limit(num, den))
+}
+
+/// The largest `a` for which `a × num × 2 + den` fits an i64 (-1 when none is known to).
+fn gbp_limit(num: i64, den: i64) -> i64 {
+    if num > 0 && den > 0 {
+        (i64::MAX - den) / num / 2
+    } else {
+        -1
+    }
+}
+
+/// `gbp_of` with its overflow bound already computed: one comparison instead of `checked_mul`,
+/// whose overflow test is itself a 128-bit multiplication on wasm32.
+#[inline]
+fn gbp_within(a: i64, num: i64, den: i64, limit: i64) -> i64 {
     // A rate of exactly one (sterling itself, most rows): a + 1/2 rounds down to a, and the
     // division (the row's dearest instruction) is not needed.
     if num == den {
-        return a;
-    }
-    match a.checked_mul(num).and_then(|x| x.checked_mul(2)).and_then(|x| x.checked_add(den)) {
-        Some(x) => x / (2 * den),
-        None => ((a as i128 * num as i128 * 2 + den as i128) / (2 * den as i128)) as i64,
+        a
+    } else if a <= limit {
+        (a * num * 2 + den) / (2 * den)
+    } else {
+        ((a as i128 * num as i128 * 2 + den as i128) / (2 * den as i128)) as i64
     }
 }
 
@@ -914,22 +931,38 @@ pub fn derive(
     gbp: &mut [i64],
     flags: &mut [u8],
 ) {
+    // Per currency, once per call rather than per row: the overflow bound of its rate and the
+    // round-amount step in its minor units (0 when it has none).
+    let mut limit = [-1i64; CURRENCY_SLOTS];
+    let mut step = [0i64; CURRENCY_SLOTS];
+    for k in 0..CURRENCY_SLOTS {
+        let (num, den) = d.rates[k];
+        limit[k] = gbp_limit(num, den);
+        if let Some(mu) = crate::fields::index_minor_units(k as u16) {
+            let mut st = d.round_multiple;
+            for _ in 0..mu {
+                st = st.saturating_mul(10);
+            }
+            step[k] = st;
+        }
+    }
     for i in 0..flags.len() {
         let a = amount.get(i).copied().unwrap_or(0);
-        let idx = currency.get(i).and_then(crate::fields::currency_index);
+        let k = currency
+            .get(i)
+            .and_then(crate::fields::currency_index)
+            .map(|k| k as usize)
+            .filter(|&k| k < CURRENCY_SLOTS);
         if compute_gbp {
-            gbp[i] = match idx.map(|k| d.rates[k as usize]) {
-                Some((num, den)) if den > 0 && a >= 0 => gbp_of(a, num, den),
+            gbp[i] = match k {
+                Some(k) if d.rates[k].1 > 0 && a >= 0 => gbp_within(a, d.rates[k].0, d.rates[k].1, limit[k]),
                 _ => -1,
             };
         }
-        if let Some(mu) = idx.and_then(crate::fields::index_minor_units) {
-            let mut step = d.round_multiple;
-            for _ in 0..mu {
-                step = step.saturating_mul(10);
-            }
+        if let Some(k) = k {
+            let st = step[k];
             // Most amounts are below one step: no division for them.
-            if a >= step && step > 0 && a % step == 0 {
+            if st > 0 && a >= st && a % st == 0 {
                 flags[i] |= F_ROUND;
             }
         }
