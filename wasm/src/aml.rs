@@ -211,6 +211,7 @@ impl<'a> State<'a> {
         self.index.len() / 2 - 1
     }
 
+    #[inline]
     pub fn find(&self, key: u64) -> Option<usize> {
         let m = self.mask();
         let mut p = key as usize & m;
@@ -839,6 +840,10 @@ pub fn prepare(st: &mut State, keys: &[u64], ts: &[i64], fresh: &mut [u64]) -> i
     }
     for (i, &key) in keys.iter().enumerate() {
         if key == EMPTY || ts.get(i).copied().unwrap_or(i64::MIN) == i64::MIN {
+            continue;
+        }
+        // Most rows' accounts are resident: an inlined lookup settles them without the call.
+        if st.find(key).is_some() {
             continue;
         }
         match st.insert(key) {
