@@ -893,6 +893,22 @@ impl Derive {
     }
 }
 
+/// Account keys of an id column: 0 for a missing or empty id.
+pub fn key_column(account: crate::column::StrCol, key: &mut [u64]) {
+    for (i, k) in key.iter_mut().enumerate() {
+        *k = account.get_present(i).map_or(0, account_key);
+    }
+}
+
+/// Sets each row's flags to `base`, plus `F_CREDIT` where the direction starts with `c` (the
+/// validator admits only `debit` and `credit`).
+pub fn base_flags(direction: crate::column::StrCol, base: u8, flags: &mut [u8]) {
+    for (i, f) in flags.iter_mut().enumerate() {
+        let credit = direction.get(i).and_then(|b| b.first()) == Some(&b'c');
+        *f = base | if credit { F_CREDIT } else { 0 };
+    }
+}
+
 /// `a × num / den`, rounded half up, exactly, for `a ≥ 0`. In i64 when nothing overflows (every
 /// ordinary amount): WASM has no 128-bit division, and the library routine cost more than the rest
 /// of the row's derivation together. (`derive` computes the bound once per currency.)
@@ -1415,6 +1431,22 @@ mod tests {
         derive(&d, &amount, col, &country, true, &mut gbp, &mut flags);
         assert_eq!(gbp, [100_000, 435_600, 509, 123]);
         assert_eq!(flags, [F_ROUND | F_HIGH_RISK, F_ROUND, F_ROUND, 0]);
+    }
+
+    #[test]
+    fn keys_and_base_flags_come_from_the_id_and_direction_columns() {
+        let offsets = [0i32, 5, 5, 10];
+        let ids = crate::column::StrCol::new(&offsets, b"ACC-1ACC-2", None);
+        let mut key = [7u64; 3];
+        key_column(ids, &mut key);
+        assert_eq!(key, [account_key(b"ACC-1"), 0, account_key(b"ACC-2")]);
+        let offsets = [0i32, 6, 11, 11];
+        let dir = crate::column::StrCol::new(&offsets, b"creditdebit", None);
+        let mut flags = [0xffu8; 3];
+        base_flags(dir, F_APPLY, &mut flags);
+        assert_eq!(flags, [F_APPLY | F_CREDIT, F_APPLY, F_APPLY]);
+        base_flags(crate::column::StrCol::EMPTY, 0, &mut flags);
+        assert_eq!(flags, [0, 0, 0]);
     }
 
     #[test]

@@ -224,6 +224,18 @@ pub unsafe extern "C" fn aml_derive(desc: usize, n: usize) {
     );
 }
 
+/// A batch's scoring inputs besides event time, in one call: account keys, each row's flags
+/// (`base`, the credit flag, then what `aml_derive` adds) and, with compute_gbp, GBP amounts.
+/// Descriptor (u32 words): `aml_derive`'s nine, then account Utf8 (4 words), direction Utf8
+/// (4 words), keys out, base flags.
+#[no_mangle]
+pub unsafe extern "C" fn aml_inputs(desc: usize, n: usize) {
+    let w = slice::from_raw_parts(desc as *const u32, 19);
+    aml::key_column(str_col(&w[9..13], n), bytes_mut(w[17] as usize, n));
+    aml::base_flags(str_col(&w[13..17], n), w[18] as u8, bytes_mut(w[8] as usize, n));
+    aml_derive(desc, n);
+}
+
 unsafe fn aml_state<'a>() -> aml::State<'a> {
     let (base, cap) = (AML_ARENA, AML_CAP);
     let ic = aml::index_cap(cap);
@@ -283,11 +295,7 @@ pub unsafe extern "C" fn aml_set_params(ptr: usize, len: usize) -> i32 {
 /// Account keys of a Utf8 column (one descriptor); 0 for a null or empty id.
 #[no_mangle]
 pub unsafe extern "C" fn aml_key_column(desc: usize, n: usize, out: usize) {
-    let col = str_col(slice::from_raw_parts(desc as *const u32, 4), n);
-    let out: &mut [u64] = bytes_mut(out, n);
-    for (i, o) in out.iter_mut().enumerate() {
-        *o = col.get_present(i).map_or(0, aml::account_key);
-    }
+    aml::key_column(str_col(slice::from_raw_parts(desc as *const u32, 4), n), bytes_mut(out, n));
 }
 
 /// Row indices into `order` (n u32), in event-time order; `scratch` is n more u32.
