@@ -72,19 +72,17 @@ function text(batch: RecordBatch, name: string, i: number): string {
   return v === null || v === undefined ? '' : String(v);
 }
 
-/** Explains each rule that fired on row `i`, from the kernel's detail words. */
+/** Explains each rule that fired on a row, from its kernel detail words (at word `at`). */
 export function explain(
   mask: number,
   detail: BigInt64Array,
-  i: number,
-  words: number,
+  at: number,
   amount: number | null,
   rules: AmlRules,
   sanction: { similarity: number; entry: { id: string; name: string; source: string } | undefined },
 ): FiredRule[] {
-  const d = (k: number) => Number(detail[i * words + k]);
-  const f64 = (k: number) =>
-    new Float64Array(new BigInt64Array([detail[i * words + k] as bigint]).buffer)[0] ?? 0;
+  const d = (k: number) => Number(detail[at + k]);
+  const f64 = (k: number) => new Float64Array(new BigInt64Array([detail[at + k] as bigint]).buffer)[0] ?? 0;
   const doc = rules.doc.rules;
   const out: FiredRule[] = [];
   RULE_NAMES.forEach((rule, b) => {
@@ -150,7 +148,6 @@ export function alertsOf(
   names: Pick<NameScreen, 'entryAt'> | null,
 ): AlertRecord[] {
   const alerts: AlertRecord[] = [];
-  const words = out.detail.length / Math.max(1, batch.numRows);
   const tsCol = batch.getChild('ts');
   const amt = column(batch, 'amount_gbp_minor');
   const raisedAt = new Date().toISOString();
@@ -170,10 +167,17 @@ export function alertsOf(
       ts,
       amount_gbp_minor: amount,
       score: out.score[i] as number,
-      rules: explain(out.rules[i] as number, out.detail, i, words, amount, rules, {
-        similarity: (out.similarity[i] as number) / 10000,
-        entry: (out.entry[i] as number) >= 0 ? names?.entryAt(out.entry[i] as number) : undefined,
-      }),
+      rules: explain(
+        out.rules[i] as number,
+        out.detail,
+        (out.detailAt[i] as number) * out.detailWords,
+        amount,
+        rules,
+        {
+          similarity: (out.similarity[i] as number) / 10000,
+          entry: (out.entry[i] as number) >= 0 ? names?.entryAt(out.entry[i] as number) : undefined,
+        },
+      ),
       late: ((out.flags[i] as number) & 1) === 1,
       raised_at: raisedAt,
     };

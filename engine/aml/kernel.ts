@@ -38,8 +38,47 @@ export interface AmlOutput {
   score: Uint8Array;
   rules: Uint16Array;
   flags: Uint8Array;
-  /** `detailWords` i64 per row (wasm/src/aml.rs DETAIL_WORDS); all zero on rows where no rule fired. */
+  /**
+   * Why the rules fired: `detailWords` i64 (wasm/src/aml.rs DETAIL_WORDS) for each row where a
+   * rule fired, in row order; row `i`'s start at `detailAt[i] × detailWords`. A few rows in a
+   * thousand fire, so this replaced 64 zeroed bytes allocated for every row.
+   */
   detail: BigInt64Array;
+  /** Per row, its place in `detail`, or -1 where no rule fired. */
+  detailAt: Int32Array;
+  detailWords: number;
+}
+
+/** Fired rows' detail as scoring appends it (slices score rows out of row order). */
+class DetailLog {
+  words: BigInt64Array;
+  count = 0;
+  constructor(readonly width: number) {
+    this.words = new BigInt64Array(64 * width);
+  }
+  append(from: BigInt64Array, k: number): number {
+    const w = this.width;
+    if ((this.count + 1) * w > this.words.length) {
+      const grown = new BigInt64Array(this.words.length * 2);
+      grown.set(this.words);
+      this.words = grown;
+    }
+    this.words.set(from.subarray(k * w, (k + 1) * w), this.count * w);
+    return this.count++;
+  }
+  /** The log in row order, renumbering `at` to match: the same output however the rows were sliced. */
+  inRowOrder(at: Int32Array): BigInt64Array {
+    const w = this.width;
+    const out = new BigInt64Array(this.count * w);
+    let c = 0;
+    for (let r = 0; r < at.length; r++) {
+      const from = at[r] as number;
+      if (from < 0) continue;
+      out.set(this.words.subarray(from * w, (from + 1) * w), c * w);
+      at[r] = c++;
+    }
+    return out;
+  }
 }
 
 /** Where evicted slots live between checkpoints and after: the shard's store. */
@@ -165,9 +204,12 @@ export class AmlKernel {
       score: new Uint8Array(n),
       rules: new Uint16Array(n),
       flags: new Uint8Array(n),
-      detail: new BigInt64Array(n * this.detailWords),
+      detail: new BigInt64Array(0),
+      detailAt: new Int32Array(n).fill(-1),
+      detailWords: this.detailWords,
     };
     if (n === 0) return out;
+    const log = new DetailLog(this.detailWords);
     // Only the listed rows carry a key into the kernel; the others stay out of its state.
     const keep = rows ? new Uint8Array(n) : null;
     if (rows && keep) for (const r of rows) keep[r] = 1;
@@ -194,7 +236,8 @@ export class AmlKernel {
     const slice = dry ? fit : Math.max(1, Math.min(fit, sliceRows));
     if (order.length <= slice && this.prepareInPlace(p.key, p.ts, n, store)) {
       // The common case: one pass over memory that already holds the batch.
-      this.run(p, n, order.length, dry, out, null);
+      this.run(p, n, order.length, dry, out, log, null);
+      out.detail = log.inRowOrder(out.detailAt);
       return out;
     }
     for (let at = 0; at < order.length; at += slice) {
@@ -210,8 +253,9 @@ export class AmlKernel {
         flags: m.copyIn(c.flags),
         order: m.copyIn(identity(part.length)),
       };
-      this.run(q, part.length, part.length, dry, out, part);
+      this.run(q, part.length, part.length, dry, out, log, part);
     }
+    out.detail = log.inRowOrder(out.detailAt);
     return out;
   }
 
@@ -235,6 +279,7 @@ export class AmlKernel {
     count: number,
     dry: boolean,
     out: AmlOutput,
+    log: DetailLog,
     map: Uint32Array | null,
   ): void {
     const m = this.memory;
@@ -271,18 +316,13 @@ export class AmlKernel {
     const score = new Uint8Array(m.buffer, pScore, n);
     const rules = new Uint16Array(m.buffer, pRules, n);
     const flags = new Uint8Array(m.buffer, pFlagsOut, n);
-    const detail = new Uint32Array(m.buffer, pDetail, 2 * w * n);
-    const outDetail = new Uint32Array(out.detail.buffer);
-    // Detail explains fired rules only (engine/aml/alerts.ts), so only rows with a rule copy it:
-    // few, where copying every row's 64 bytes cost more than the scoring loop's memory traffic.
-    const copyDetail = (k: number, r: number) => {
-      if (rules[k] !== 0) outDetail.set(detail.subarray(2 * w * k, 2 * w * (k + 1)), 2 * w * r);
-    };
+    const detail = new BigInt64Array(m.buffer, pDetail, w * n);
+    // Detail explains fired rules only (engine/aml/alerts.ts), so only rows with a rule keep it.
     if (!map) {
       out.score.set(score);
       out.rules.set(rules);
       out.flags.set(flags);
-      for (let r = 0; r < n; r++) copyDetail(r, r);
+      for (let r = 0; r < n; r++) if (rules[r] !== 0) out.detailAt[r] = log.append(detail, r);
       return;
     }
     for (let k = 0; k < n; k++) {
@@ -290,7 +330,7 @@ export class AmlKernel {
       out.score[r] = score[k] as number;
       out.rules[r] = rules[k] as number;
       out.flags[r] = flags[k] as number;
-      copyDetail(k, r);
+      if (rules[k] !== 0) out.detailAt[r] = log.append(detail, k);
     }
   }
 

@@ -15,7 +15,13 @@ function scoreAll(engine: AmlEngine, store: SlotStore, part: ReturnType<typeof r
   const out = [];
   for (let at = 0; at < part.length; at += 256) {
     const s = engine.score(inputOf(part.slice(at, at + 256)), null, store, false);
-    out.push({ score: [...s.score], rules: [...s.rules], flags: [...s.flags], detail: [...s.detail] });
+    out.push({
+      score: [...s.score],
+      rules: [...s.rules],
+      flags: [...s.flags],
+      detail: [...s.detail],
+      detailAt: [...s.detailAt],
+    });
   }
   return out;
 }
