@@ -805,9 +805,12 @@ pub fn score_rows(
                 }
             }
             let mut score = 0i64;
-            for (b, w) in p.weights.iter().enumerate() {
-                if rules & (1 << b) != 0 {
-                    score += *w;
+            // Most rows fire nothing.
+            if rules != 0 {
+                for (b, w) in p.weights.iter().enumerate() {
+                    if rules & (1 << b) != 0 {
+                        score += *w;
+                    }
                 }
             }
             out.score[i] = score.clamp(0, 100) as u8;
