@@ -19,12 +19,10 @@ import { AmlEngine, MemorySlotStore } from '../engine/aml/engine.ts';
 import { inputFromVerdicts } from '../engine/aml/input.ts';
 import { loadRules } from '../engine/aml/rules.ts';
 import { DEFAULT_SANCTIONS_PATHS, SanctionsList } from '../engine/aml/sanctions.ts';
-import { FIELDS } from '../engine/codes.ts';
-import { csvColumns } from '../engine/formats/csv.ts';
-import { TransactionGenerator } from '../engine/generator.ts';
 import { Kernels } from '../engine/kernels.ts';
 import { loadReferenceData } from '../engine/reference-data.ts';
 import { Validator } from '../engine/validator.ts';
+import { amlBenchBatches } from './aml-rows.ts';
 
 const ROWS = Number(process.env.BENCH_ROWS ?? 1_000_000);
 const ACCOUNTS = Number(process.env.BENCH_ACCOUNTS ?? 50_000);
@@ -32,26 +30,8 @@ const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 9);
 const reference = loadReferenceData();
 const kernels = new Kernels(reference);
 
-function batchesOf(rows: number) {
-  const gen = new TransactionGenerator(kernels, reference, {
-    rows,
-    seed: 5,
-    format: 'csv',
-    accounts: ACCOUNTS,
-  });
-  let csv = `${FIELDS.join(',')}\n`;
-  for (let g = gen.next(); g; g = gen.next()) {
-    const row = g.row as unknown as Record<string, unknown>;
-    csv += `${FIELDS.map((c) => {
-      const v = c === 'ts' ? new Date(g.row.ts).toISOString() : row[c];
-      return v === undefined ? '' : `"${String(v).replace(/"/g, '""')}"`;
-    }).join(',')}\n`;
-  }
-  return csvColumns(Buffer.from(csv));
-}
-
 async function main() {
-  const batches = batchesOf(ROWS);
+  const batches = amlBenchBatches(kernels, reference, ROWS, ACCOUNTS);
   const validator = new Validator(kernels);
   const rules = loadRules();
   const capacity = 1 << 17;
