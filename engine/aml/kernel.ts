@@ -53,11 +53,16 @@ export interface AmlOutput {
 class DetailLog {
   words: BigInt64Array;
   count = 0;
+  /** The last row appended, while rows have come in row order (one pass does; slices need not). */
+  private last = -1;
+  private ordered = true;
   constructor(readonly width: number) {
     this.words = new BigInt64Array(64 * width);
   }
-  append(from: BigInt64Array, k: number): number {
+  append(from: BigInt64Array, k: number, row: number): number {
     const w = this.width;
+    if (row < this.last) this.ordered = false;
+    this.last = row;
     if ((this.count + 1) * w > this.words.length) {
       const grown = new BigInt64Array(this.words.length * 2);
       grown.set(this.words);
@@ -69,6 +74,7 @@ class DetailLog {
   /** The log in row order, renumbering `at` to match: the same output however the rows were sliced. */
   inRowOrder(at: Int32Array): BigInt64Array {
     const w = this.width;
+    if (this.ordered) return this.words.slice(0, this.count * w);
     const out = new BigInt64Array(this.count * w);
     let c = 0;
     for (let r = 0; r < at.length; r++) {
@@ -322,7 +328,7 @@ export class AmlKernel {
       out.score.set(score);
       out.rules.set(rules);
       out.flags.set(flags);
-      for (let r = 0; r < n; r++) if (rules[r] !== 0) out.detailAt[r] = log.append(detail, r);
+      for (let r = 0; r < n; r++) if (rules[r] !== 0) out.detailAt[r] = log.append(detail, r, r);
       return;
     }
     for (let k = 0; k < n; k++) {
@@ -330,7 +336,7 @@ export class AmlKernel {
       out.score[r] = score[k] as number;
       out.rules[r] = rules[k] as number;
       out.flags[r] = flags[k] as number;
-      if (rules[k] !== 0) out.detailAt[r] = log.append(detail, k);
+      if (rules[k] !== 0) out.detailAt[r] = log.append(detail, k, r);
     }
   }
 
