@@ -145,7 +145,10 @@ export function inputFromVerdicts(
   const key = d.key as BigUint64Array;
   const gbp = d.gbp as BigInt64Array;
   const flags = d.flags;
-  const ts = v.tsMs.slice(0, n);
+  // The verdicts' own event times (a fresh array per batch, which nothing writes), copied only
+  // if a row's time is unusable and must read as NO_TS here.
+  let ts = v.tsMs.subarray(0, n);
+  let tsCopied = false;
   const codes = v.fieldCodes;
   for (let i = 0; i < n; i++) {
     if (v.mask[i] === 0) {
@@ -155,7 +158,13 @@ export function inputFromVerdicts(
     }
     // Unusable fields: a BigInt write only for the (rare) bad rows.
     if (codes[ACCOUNT_FIELD * n + i] !== 0) key[i] = 0n;
-    if (codes[TS_FIELD * n + i] !== 0) ts[i] = NO_TS;
+    if (codes[TS_FIELD * n + i] !== 0) {
+      if (!tsCopied) {
+        ts = ts.slice();
+        tsCopied = true;
+      }
+      ts[i] = NO_TS;
+    }
     if (codes[AMOUNT_FIELD * n + i] !== 0) gbp[i] = -1n;
   }
   return { n, key, ts, gbp, flags, names: cols.text.counterparty_name ?? null };
