@@ -21,6 +21,7 @@ import { loadReferenceData } from '../engine/reference-data.ts';
 import { Validator } from '../engine/validator.ts';
 import { WasmMemory } from '../engine/wasm-memory.ts';
 import { amlBenchBatches } from './aml-rows.ts';
+import { median } from './load.ts';
 
 const [pathA, pathB] = process.argv.slice(2, 4);
 if (!pathA || !pathB) {
@@ -78,11 +79,6 @@ for (let round = 0; round <= ROUNDS; round++) {
     `round ${round}: A ${ns.A.toFixed(1)}  B ${ns.B.toFixed(1)} ns/row  B/A ${(ns.B / ns.A).toFixed(3)}`,
   );
 }
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const mid = s.length >> 1;
-  return s.length % 2 === 1 ? (s[mid] as number) : ((s[mid - 1] as number) + (s[mid] as number)) / 2;
-};
 console.log(
   `\n${ROWS.toLocaleString('en-GB')} rows, ${ACCOUNTS.toLocaleString('en-GB')} accounts, ${ROUNDS} rounds; ${os.cpus()[0]?.model ?? 'cpu'} × ${os.cpus().length}; node ${process.version}`,
 );

@@ -23,6 +23,7 @@ import { Kernels } from '../engine/kernels.ts';
 import { loadReferenceData } from '../engine/reference-data.ts';
 import { Validator } from '../engine/validator.ts';
 import { amlBenchBatches } from './aml-rows.ts';
+import { median } from './load.ts';
 
 const ROWS = Number(process.env.BENCH_ROWS ?? 1_000_000);
 const ACCOUNTS = Number(process.env.BENCH_ACCOUNTS ?? 50_000);
@@ -127,12 +128,6 @@ async function main() {
       `| ${name} | ${m.toFixed(0)} | ${(1e9 / m / 1e6).toFixed(2)} M | ${pct(median(added))} | ${range} |`,
     );
   }
-}
-
-function median(xs: readonly number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const mid = s.length >> 1;
-  return s.length % 2 === 1 ? (s[mid] as number) : ((s[mid - 1] as number) + (s[mid] as number)) / 2;
 }
 
 await main();

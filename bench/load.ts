@@ -360,6 +360,13 @@ export function memorySampler(s: Sluice, everyMs = 250) {
   };
 }
 
+/** The median of some numbers (the mean of the middle two for an even count). */
+export function median(xs: readonly number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const mid = s.length >> 1;
+  return s.length % 2 === 1 ? (s[mid] as number) : ((s[mid - 1] as number) + (s[mid] as number)) / 2;
+}
+
 export const MiB = 2 ** 20;
 export const fmt = (n: number, digits = 0) =>
   Number.isFinite(n)

@@ -873,26 +873,57 @@ pub fn prepare(st: &mut State, keys: &[u64], ts: &[i64], fresh: &mut [u64]) -> i
 pub struct Derive {
     /// (num, den) per `currency_index`: GBP minor units = minor × num / den, half up; den 0 = no rate.
     pub rates: [(i64, i64); CURRENCY_SLOTS],
+    /// Per currency, the largest amount whose conversion stays in i64 (`gbp_limit`), set with its rate.
+    limit: [i64; CURRENCY_SLOTS],
     pub high_risk: [u8; 676],
-    /// ROUND_AMOUNT's step in major units (1,000).
-    pub round_multiple: i64,
+    /// ROUND_AMOUNT's step per currency, in its minor units (0 for a slot with no currency).
+    step: [i64; CURRENCY_SLOTS],
 }
 
 pub const CURRENCY_SLOTS: usize = 192;
 
+/// ROUND_AMOUNT's step per currency: `multiple` major units in each currency's minor units.
+const fn round_steps(multiple: i64) -> [i64; CURRENCY_SLOTS] {
+    let mut step = [0i64; CURRENCY_SLOTS];
+    let mut k = 0;
+    while k < CURRENCY_SLOTS {
+        if let Some(mu) = crate::fields::list_minor_units(k) {
+            let mut st = multiple;
+            let mut m = 0;
+            while m < mu {
+                st = st.saturating_mul(10);
+                m += 1;
+            }
+            step[k] = st;
+        }
+        k += 1;
+    }
+    step
+}
+
 impl Derive {
-    pub const EMPTY: Derive =
-        Derive { rates: [(0, 0); CURRENCY_SLOTS], high_risk: [0; 676], round_multiple: 1000 };
+    pub const EMPTY: Derive = Derive {
+        rates: [(0, 0); CURRENCY_SLOTS],
+        limit: [-1; CURRENCY_SLOTS],
+        high_risk: [0; 676],
+        step: round_steps(1000),
+    };
 
     /// Sets the rate of a currency code; false when the code is not ISO 4217.
     pub fn set_rate(&mut self, code: &[u8], num: i64, den: i64) -> bool {
         match crate::fields::currency_index(code) {
             Some(i) if (i as usize) < CURRENCY_SLOTS && den > 0 => {
                 self.rates[i as usize] = (num, den);
+                self.limit[i as usize] = gbp_limit(num, den);
                 true
             }
             _ => false,
         }
+    }
+
+    /// Sets ROUND_AMOUNT's step in major units (1,000 unless the rules say otherwise).
+    pub fn set_round_multiple(&mut self, multiple: i64) {
+        self.step = round_steps(multiple);
     }
 }
 
@@ -914,7 +945,7 @@ pub fn base_flags(direction: crate::column::StrCol, base: u8, flags: &mut [u8]) 
 
 /// `a × num / den`, rounded half up, exactly, for `a ≥ 0`. In i64 when nothing overflows (every
 /// ordinary amount): WASM has no 128-bit division, and the library routine cost more than the rest
-/// of the row's derivation together. (`derive` computes the bound once per currency.)
+/// of the row's derivation together. (`Derive` keeps the bound per currency, set with its rate.)
 #[cfg(test)]
 fn gbp_of(a: i64, num: i64, den: i64) -> i64 {
     gbp_within(a, num, den, gbp_limit(num, den))
@@ -955,21 +986,6 @@ pub fn derive(
     gbp: &mut [i64],
     flags: &mut [u8],
 ) {
-    // Per currency, once per call rather than per row: the overflow bound of its rate and the
-    // round-amount step in its minor units (0 when it has none).
-    let mut limit = [-1i64; CURRENCY_SLOTS];
-    let mut step = [0i64; CURRENCY_SLOTS];
-    for k in 0..CURRENCY_SLOTS {
-        let (num, den) = d.rates[k];
-        limit[k] = gbp_limit(num, den);
-        if let Some(mu) = crate::fields::index_minor_units(k as u16) {
-            let mut st = d.round_multiple;
-            for _ in 0..mu {
-                st = st.saturating_mul(10);
-            }
-            step[k] = st;
-        }
-    }
     for i in 0..flags.len() {
         let a = amount.get(i).copied().unwrap_or(0);
         let k = currency
@@ -979,12 +995,14 @@ pub fn derive(
             .filter(|&k| k < CURRENCY_SLOTS);
         if compute_gbp {
             gbp[i] = match k {
-                Some(k) if d.rates[k].1 > 0 && a >= 0 => gbp_within(a, d.rates[k].0, d.rates[k].1, limit[k]),
+                Some(k) if d.rates[k].1 > 0 && a >= 0 => {
+                    gbp_within(a, d.rates[k].0, d.rates[k].1, d.limit[k])
+                }
                 _ => -1,
             };
         }
         if let Some(k) = k {
-            let st = step[k];
+            let st = d.step[k];
             // Most amounts are below one step: no division for them.
             if st > 0 && a >= st && a % st == 0 {
                 flags[i] |= F_ROUND;

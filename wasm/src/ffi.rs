@@ -203,7 +203,7 @@ pub unsafe extern "C" fn aml_set_derive(
         }
     }
     d.high_risk.copy_from_slice(bytes(high_risk, 676));
-    d.round_multiple = round_multiple as i64;
+    d.set_round_multiple(round_multiple as i64);
     count as i32
 }
 

@@ -105,6 +105,15 @@ pub fn currency_minor_units(code: &[u8]) -> Option<u8> {
     currency_index(code).and_then(index_minor_units)
 }
 
+/// `index_minor_units` for constant tables (it reads the list itself, not the static copy).
+pub const fn list_minor_units(index: usize) -> Option<u8> {
+    if index < CURRENCY_LIST.len() {
+        Some(CURRENCY_LIST[index].1)
+    } else {
+        None
+    }
+}
+
 /// The minor units of the currency at a `currency_index`, else `None` (e.g. for `NO_CURRENCY`).
 #[inline]
 pub fn index_minor_units(index: u16) -> Option<u8> {
