@@ -300,6 +300,7 @@ export class AmlKernel {
     const pFlagsOut = pScore + n;
     const undoSlots = dry ? Math.min(count, this.capacity) : 0;
     const pUndo = dry ? m.alloc(undoSlots * this.slotBytes) : 0;
+    const pFired = m.alloc(4 * count);
     const desc = new Uint32Array([
       p.key,
       p.ts,
@@ -315,10 +316,11 @@ export class AmlKernel {
       dry ? 1 : 0,
       pUndo,
       (undoSlots * this.slotBytes) / 8,
+      pFired,
     ]);
     const pDesc = m.copyIn(desc);
-    if (this.x.aml_score(pDesc) !== 0)
-      throw new SluiceError('AML_STATE', 'aml_score: a row had no resident slot');
+    const firedCount = this.x.aml_score(pDesc);
+    if (firedCount < 0) throw new SluiceError('AML_STATE', 'aml_score: a row had no resident slot');
     const score = new Uint8Array(m.buffer, pScore, n);
     const rules = new Uint16Array(m.buffer, pRules, n);
     const flags = new Uint8Array(m.buffer, pFlagsOut, n);
@@ -328,7 +330,9 @@ export class AmlKernel {
       out.score.set(score);
       out.rules.set(rules);
       out.flags.set(flags);
-      for (let r = 0; r < n; r++) if (rules[r] !== 0) out.detailAt[r] = log.append(detail, r, r);
+      // The kernel lists the rows that fired (in event-time order): row order keeps the log ordered.
+      const fired = new Uint32Array(m.buffer, pFired, firedCount).slice().sort();
+      for (const r of fired) out.detailAt[r] = log.append(detail, r, r);
       return;
     }
     for (let k = 0; k < n; k++) {

@@ -422,6 +422,11 @@ pub struct Scores<'a> {
     pub rules: &'a mut [u16],
     pub out_flags: &'a mut [u8],
     pub detail: &'a mut [i64],
+    /// The rows where a rule fired, in the order scored (`fired_count` of them; room for one per
+    /// row of the order). A few rows in a thousand fire: the engine reads these instead of
+    /// scanning every row's rules.
+    pub fired: &'a mut [u32],
+    pub fired_count: usize,
 }
 
 /// Fills `order` with the row indices in event-time order (ts, then row). A live feed is nearly in
@@ -816,6 +821,12 @@ pub fn score_rows(
             out.score[i] = score.clamp(0, 100) as u8;
             out.rules[i] = rules;
             out.out_flags[i] = oflags;
+            if rules != 0 {
+                if let Some(f) = out.fired.get_mut(out.fired_count) {
+                    *f = ri;
+                    out.fired_count += 1;
+                }
+            }
         }
     }
     st.header[HEADER_WORDS - 1] = warm;
@@ -1093,8 +1104,15 @@ mod tests {
             let (mut score, mut rules, mut of, mut detail) =
                 (vec![0u8; n], vec![0u16; n], vec![0u8; n], vec![0i64; n * DETAIL_WORDS]);
             let mut undo = vec![0u64; n * SLOT_WORDS];
-            let mut out =
-                Scores { score: &mut score, rules: &mut rules, out_flags: &mut of, detail: &mut detail };
+            let mut fired = vec![0u32; n];
+            let mut out = Scores {
+                score: &mut score,
+                rules: &mut rules,
+                out_flags: &mut of,
+                detail: &mut detail,
+                fired: &mut fired,
+                fired_count: 0,
+            };
             assert!(score_rows(
                 &mut st,
                 &self.p,
@@ -1104,6 +1122,15 @@ mod tests {
                 dry,
                 &mut undo
             ));
+            let fired_count = out.fired_count;
+            // The fired list names exactly the rows with a rule, each once.
+            let listed = &fired[..fired_count];
+            assert_eq!(listed.len(), rules.iter().filter(|&&r| r != 0).count());
+            assert!(listed.iter().all(|&i| rules[i as usize] != 0));
+            let mut distinct = listed.to_vec();
+            distinct.sort_unstable();
+            distinct.dedup();
+            assert_eq!(distinct.len(), listed.len());
             (0..n)
                 .map(|i| {
                     let mut d = [0i64; DETAIL_WORDS];

@@ -328,11 +328,11 @@ pub unsafe extern "C" fn aml_restore(words: usize, count: usize) -> i32 {
 }
 
 /// Scores rows. Descriptor (u32 words): key, ts, gbp, flags, n, order, order_len, score, rules,
-/// out_flags, detail, dry, undo, undo_words. Returns 0, or -1 when a slot was missing or the
-/// undo buffer too small.
+/// out_flags, detail, dry, undo, undo_words, fired (order_len u32s). Returns how many rows fired
+/// a rule (listed in `fired`), or -1 when a slot was missing or the undo buffer too small.
 #[no_mangle]
 pub unsafe extern "C" fn aml_score(desc: usize) -> i32 {
-    let w = slice::from_raw_parts(desc as *const u32, 14);
+    let w = slice::from_raw_parts(desc as *const u32, 15);
     let p = |k: usize| w[k] as usize;
     let n = p(4);
     let rows = aml::Rows {
@@ -347,6 +347,8 @@ pub unsafe extern "C" fn aml_score(desc: usize) -> i32 {
         rules: bytes_mut(p(8), n),
         out_flags: bytes_mut(p(9), n),
         detail: bytes_mut(p(10), n * aml::DETAIL_WORDS),
+        fired: bytes_mut(p(14), p(6)),
+        fired_count: 0,
     };
     if n > 0 && (rows.key.len() != n || out.detail.len() != n * aml::DETAIL_WORDS) {
         return -1;
@@ -362,7 +364,7 @@ pub unsafe extern "C" fn aml_score(desc: usize) -> i32 {
         bytes_mut(p(12), p(13)),
     );
     if ok {
-        0
+        out.fired_count as i32
     } else {
         -1
     }
