@@ -458,7 +458,7 @@ function run(engine: Engine, task: WorkTask): WorkResult {
         // The rules file's rates, applied in WASM (a rates CSV in tests goes the BigInt way).
         gbp: settings.ratesPath
           ? undefined
-          : gbpColumn(validator.kernels.memory, rules, v.amountMinor, cols.text.currency, n),
+          : gbpColumn(validator.kernels.memory, rules, v.amountMinor, { index: v.currency }, n),
       });
       for (const [date, part] of byDate) {
         let list = silverByDate.get(date);

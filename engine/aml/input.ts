@@ -51,7 +51,8 @@ export function loadDerive(mem: WasmMemory, rules: AmlRules): void {
 /** What one derive call reads, per row. */
 interface DeriveColumns {
   amount: BigInt64Array;
-  currency: Utf8Column | null | undefined;
+  /** The currency codes, or (`index`) their ISO 4217 table indexes as the validator found them. */
+  currency: Utf8Column | null | undefined | { index: Uint16Array };
   /** Two ASCII bytes per row (0, 0 for none). */
   country: Uint8Array;
 }
@@ -82,12 +83,14 @@ function deriveColumns(
     return [...new Uint32Array(mem.buffer, p, 4)];
   };
   const pAmount = mem.copyIn(c.amount.subarray(0, n));
-  const cur = utf8(c.currency);
+  const given = c.currency && 'index' in c.currency ? c.currency.index : null;
+  const cur = given ? [0, 0, 0, 0] : utf8(c.currency as Utf8Column | null | undefined);
+  const pIndex = given ? mem.copyIn(given.subarray(0, n)) : 0;
   const pCountry = mem.copyIn(c.country.subarray(0, 2 * n));
   const pGbp = mem.alloc(8 * n);
   // `aml_derive` adds to the flags it is given; `aml_inputs` sets them first.
   const pFlags = keys ? mem.alloc(n) : mem.copyIn(new Uint8Array(n));
-  const words = [pAmount, ...cur, pCountry, computeGbp ? 1 : 0, pGbp, pFlags];
+  const words = [pAmount, ...cur, pCountry, computeGbp ? 1 : 0, pGbp, pFlags, pIndex];
   let pKey = 0;
   if (keys) {
     const account = utf8(keys.account);
@@ -113,7 +116,7 @@ export function gbpColumn(
   mem: WasmMemory,
   rules: AmlRules,
   amountMinor: BigInt64Array,
-  currency: Utf8Column | null | undefined,
+  currency: DeriveColumns['currency'],
   n: number,
 ): BigInt64Array {
   loadDerive(mem, rules);
@@ -137,7 +140,8 @@ export function inputFromVerdicts(
   const t = cols.text;
   const d = deriveColumns(
     mem,
-    { amount: v.amountMinor, currency: t.currency, country: v.counterpartyCountry },
+    // The currency as validation parsed it: no second parse of the codes, nor a copy of their text.
+    { amount: v.amountMinor, currency: { index: v.currency }, country: v.counterpartyCountry },
     n,
     true,
     // Every row starts applied when `apply`; the loop below takes it off the (few) invalid ones.

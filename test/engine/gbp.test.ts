@@ -14,10 +14,11 @@ import { loadReferenceData } from '../../engine/reference-data.ts';
 describe('GBP-equivalents', () => {
   const rules = loadRules();
   const rates = RateTable.fromRules(rules.doc.rates);
-  const mem = new Kernels(loadReferenceData({})).memory;
+  const kernels = new Kernels(loadReferenceData({}));
+  const mem = kernels.memory;
   const currencies = [...Object.keys(rules.doc.rates.gbp_per_unit), 'XAU', 'QQQ'];
 
-  it('agree between the WASM kernel and the BigInt rate table for any amount and currency', () => {
+  it('agree between the WASM kernel and the BigInt rate table for any amount and currency, from codes or validated indexes', () => {
     fc.assert(
       fc.property(
         fc.array(fc.tuple(fc.bigInt({ min: 0n, max: 100_000_000_000n }), fc.constantFrom(...currencies)), {
@@ -26,10 +27,15 @@ describe('GBP-equivalents', () => {
         }),
         (rows) => {
           const amounts = BigInt64Array.from(rows.map((r) => r[0]));
-          const got = gbpColumn(mem, rules, amounts, utf8Column(rows.map((r) => r[1])), rows.length);
+          const codes = utf8Column(rows.map((r) => r[1]));
+          const got = gbpColumn(mem, rules, amounts, codes, rows.length);
           rows.forEach(([a, c], i) => {
             expect(got[i], `${a} ${c}`).toBe(rates.toGbpMinor(a, c) ?? -1n);
           });
+          // The same from the currency indexes validation finds (how the pipeline calls it).
+          const cols = { numRows: rows.length, text: { currency: codes }, tsMs: null, amountMinor: null };
+          const index = kernels.validate(cols, { nowMs: 0, maxFutureMs: 0 }).currency;
+          expect(gbpColumn(mem, rules, amounts, { index }, rows.length)).toEqual(got);
         },
       ),
       { numRuns: 200 },

@@ -986,12 +986,36 @@ fn gbp_within(a: i64, num: i64, den: i64, limit: i64) -> i64 {
     }
 }
 
+/// Each row's currency as an index into the ISO 4217 table (`fields::currency_index`): parsed
+/// from the text, or as the validator already found it.
+#[derive(Clone, Copy)]
+pub enum Currencies<'a> {
+    Text(crate::column::StrCol<'a>),
+    /// `validate::NO_CURRENCY` (or any index past the table) where unknown.
+    Index(&'a [u16]),
+}
+
+impl Currencies<'_> {
+    #[inline]
+    fn slot(&self, i: usize) -> Option<usize> {
+        let k = match self {
+            Currencies::Text(col) => col.get(i).and_then(crate::fields::currency_index)?,
+            Currencies::Index(ix) => *ix.get(i)?,
+        } as usize;
+        if k < CURRENCY_SLOTS {
+            Some(k)
+        } else {
+            None
+        }
+    }
+}
+
 /// Fills `gbp` (when `compute_gbp`) and ORs `F_ROUND` / `F_HIGH_RISK` into `flags`, row by row.
 /// `country` holds two ASCII bytes per row (0, 0 for none).
 pub fn derive(
     d: &Derive,
     amount: &[i64],
-    currency: crate::column::StrCol,
+    currency: Currencies,
     country: &[u8],
     compute_gbp: bool,
     gbp: &mut [i64],
@@ -999,11 +1023,7 @@ pub fn derive(
 ) {
     for i in 0..flags.len() {
         let a = amount.get(i).copied().unwrap_or(0);
-        let k = currency
-            .get(i)
-            .and_then(crate::fields::currency_index)
-            .map(|k| k as usize)
-            .filter(|&k| k < CURRENCY_SLOTS);
+        let k = currency.slot(i);
         if compute_gbp {
             gbp[i] = match k {
                 Some(k) if d.rates[k].1 > 0 && a >= 0 => {
@@ -1476,9 +1496,20 @@ mod tests {
         let amount = [100_000i64, 500_000, 1_000, 123];
         let country = *b"KPFR\0\0kp";
         let (mut gbp, mut flags) = ([0i64; 4], [0u8; 4]);
-        derive(&d, &amount, col, &country, true, &mut gbp, &mut flags);
+        derive(&d, &amount, Currencies::Text(col), &country, true, &mut gbp, &mut flags);
         assert_eq!(gbp, [100_000, 435_600, 509, 123]);
         assert_eq!(flags, [F_ROUND | F_HIGH_RISK, F_ROUND, F_ROUND, 0]);
+        // The validator's currency indexes give the same, and an unknown one (`NO_CURRENCY`) none.
+        let index: Vec<u16> = [b"GBP", b"EUR", b"JPY", b"GBP"]
+            .iter()
+            .map(|c| crate::fields::currency_index(*c).unwrap())
+            .collect();
+        let (mut gbp2, mut flags2) = ([0i64; 4], [0u8; 4]);
+        derive(&d, &amount, Currencies::Index(&index), &country, true, &mut gbp2, &mut flags2);
+        assert_eq!((gbp2, flags2), (gbp, flags));
+        let unknown = [crate::validate::NO_CURRENCY; 4];
+        derive(&d, &amount, Currencies::Index(&unknown), &country, true, &mut gbp2, &mut [0u8; 4]);
+        assert_eq!(gbp2, [-1; 4]);
     }
 
     #[test]

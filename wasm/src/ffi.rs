@@ -208,15 +208,20 @@ pub unsafe extern "C" fn aml_set_derive(
 }
 
 /// Derives GBP amounts and flags. Descriptor (u32 words): amount, currency Utf8 (4 words),
-/// country (2 bytes per row), compute_gbp, gbp, flags.
+/// country (2 bytes per row), compute_gbp, gbp, flags, currency indexes (u16 per row, as the
+/// validator found them; 0 to parse the Utf8 column instead).
 #[no_mangle]
 pub unsafe extern "C" fn aml_derive(desc: usize, n: usize) {
-    let w = slice::from_raw_parts(desc as *const u32, 9);
+    let w = slice::from_raw_parts(desc as *const u32, 10);
     let d = &*core::ptr::addr_of!(AML_DERIVE);
+    let currency = match w[9] {
+        0 => aml::Currencies::Text(str_col(&w[1..5], n)),
+        at => aml::Currencies::Index(bytes_mut::<u16>(at as usize, n)),
+    };
     aml::derive(
         d,
         bytes_mut::<i64>(w[0] as usize, n),
-        str_col(&w[1..5], n),
+        currency,
         bytes(w[5] as usize, 2 * n),
         w[6] != 0,
         bytes_mut(w[7] as usize, n),
@@ -226,13 +231,13 @@ pub unsafe extern "C" fn aml_derive(desc: usize, n: usize) {
 
 /// A batch's scoring inputs besides event time, in one call: account keys, each row's flags
 /// (`base`, the credit flag, then what `aml_derive` adds) and, with compute_gbp, GBP amounts.
-/// Descriptor (u32 words): `aml_derive`'s nine, then account Utf8 (4 words), direction Utf8
+/// Descriptor (u32 words): `aml_derive`'s ten, then account Utf8 (4 words), direction Utf8
 /// (4 words), keys out, base flags.
 #[no_mangle]
 pub unsafe extern "C" fn aml_inputs(desc: usize, n: usize) {
-    let w = slice::from_raw_parts(desc as *const u32, 19);
-    aml::key_column(str_col(&w[9..13], n), bytes_mut(w[17] as usize, n));
-    aml::base_flags(str_col(&w[13..17], n), w[18] as u8, bytes_mut(w[8] as usize, n));
+    let w = slice::from_raw_parts(desc as *const u32, 20);
+    aml::key_column(str_col(&w[10..14], n), bytes_mut(w[18] as usize, n));
+    aml::base_flags(str_col(&w[14..18], n), w[19] as u8, bytes_mut(w[8] as usize, n));
     aml_derive(desc, n);
 }
 
