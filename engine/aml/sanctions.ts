@@ -79,7 +79,9 @@ interface SanctionsExports {
     threshold: number,
     outSim: number,
     outEntry: number,
+    scratch: number,
   ): number;
+  sanctions_scratch_words(n: number): number;
   sanctions_normalise(ptr: number, len: number, out: number, cap: number): number;
   sanctions_similarity(list: number, listLen: number, row: number, rowLen: number): number;
 }
@@ -306,6 +308,8 @@ export class SanctionsScreen {
     const desc = this.putColumn(col, n);
     const outSim = m.alloc(2 * n);
     const outEntry = m.alloc(4 * n);
+    // The batch's name dictionary: each distinct name is screened once.
+    const scratch = m.alloc(4 * this.x.sanctions_scratch_words(n));
     const rc = this.x.sanctions_screen(
       this.words,
       this.wordsLen,
@@ -316,6 +320,7 @@ export class SanctionsScreen {
       threshold,
       outSim,
       outEntry,
+      scratch,
     );
     if (rc < 0) throw new SluiceError('WASM_FAILURE', `sanctions_screen returned ${rc}`);
     const out = {

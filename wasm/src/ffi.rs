@@ -458,7 +458,9 @@ pub unsafe extern "C" fn sanctions_build(
 
 /// Screens `n` rows (`desc`: one Utf8 descriptor) against a built index. Writes per row the best
 /// similarity ×10,000 (u16 at `out_sim`; exact from `threshold - sanctions::EXACT_BAND` up) and
-/// the matched entry, or -1 below `threshold` (i32 at `out_entry`). Returns the number of rows matched, or -1 when the arenas hold no index.
+/// the matched entry, or -1 below `threshold` (i32 at `out_entry`); `scratch` holds
+/// `sanctions_scratch_words(n)` u32s. Returns the number of rows matched, or -1 when the arenas
+/// hold no index.
 #[no_mangle]
 pub unsafe extern "C" fn sanctions_screen(
     words: usize,
@@ -470,16 +472,24 @@ pub unsafe extern "C" fn sanctions_screen(
     threshold: f64,
     out_sim: usize,
     out_entry: usize,
+    scratch: usize,
 ) -> i32 {
     let rows = str_col(slice::from_raw_parts(desc as *const u32, 4), n);
     let index =
         crate::sanctions::Index::open(bytes_mut(words, words_len), bytes(arena_bytes, arena_bytes_len));
-    match index
-        .and_then(|mut ix| ix.screen(&rows, n, threshold, bytes_mut(out_sim, n), bytes_mut(out_entry, n)))
-    {
+    let scratch = bytes_mut(scratch, crate::sanctions::screen_scratch_words(n));
+    match index.and_then(|mut ix| {
+        ix.screen(&rows, n, threshold, bytes_mut(out_sim, n), bytes_mut(out_entry, n), scratch)
+    }) {
         Some(m) => m as i32,
         None => -1,
     }
+}
+
+/// Scratch words `sanctions_screen` needs for `n` rows.
+#[no_mangle]
+pub extern "C" fn sanctions_scratch_words(n: usize) -> usize {
+    crate::sanctions::screen_scratch_words(n)
 }
 
 /// The normalised form of one name (tokens joined by single spaces) into `out` (room for `cap`
