@@ -325,22 +325,24 @@ export class AmlKernel {
     const rules = new Uint16Array(m.buffer, pRules, n);
     const flags = new Uint8Array(m.buffer, pFlagsOut, n);
     const detail = new BigInt64Array(m.buffer, pDetail, w * n);
-    // Detail explains fired rules only (engine/aml/alerts.ts), so only rows with a rule keep it.
     if (!map) {
       out.score.set(score);
       out.rules.set(rules);
       out.flags.set(flags);
-      // The kernel lists the rows that fired (in event-time order): row order keeps the log ordered.
-      const fired = new Uint32Array(m.buffer, pFired, firedCount).slice().sort();
-      for (const r of fired) out.detailAt[r] = log.append(detail, r, r);
-      return;
+    } else {
+      for (let k = 0; k < n; k++) {
+        const r = map[k] as number;
+        out.score[r] = score[k] as number;
+        out.rules[r] = rules[k] as number;
+        out.flags[r] = flags[k] as number;
+      }
     }
-    for (let k = 0; k < n; k++) {
-      const r = map[k] as number;
-      out.score[r] = score[k] as number;
-      out.rules[r] = rules[k] as number;
-      out.flags[r] = flags[k] as number;
-      if (rules[k] !== 0) out.detailAt[r] = log.append(detail, k, r);
+    // Detail explains fired rules only (engine/aml/alerts.ts), so only the rows the kernel lists
+    // as fired keep it, appended in kernel row order (row order in one pass: the log stays ordered).
+    const fired = new Uint32Array(m.buffer, pFired, firedCount).slice().sort();
+    for (const k of fired) {
+      const r = map ? (map[k] as number) : k;
+      out.detailAt[r] = log.append(detail, k, r);
     }
   }
 

@@ -817,16 +817,14 @@ pub fn score_rows(
                         score += *w;
                     }
                 }
-            }
-            out.score[i] = score.clamp(0, 100) as u8;
-            out.rules[i] = rules;
-            out.out_flags[i] = oflags;
-            if rules != 0 {
                 if let Some(f) = out.fired.get_mut(out.fired_count) {
                     *f = ri;
                     out.fired_count += 1;
                 }
             }
+            out.score[i] = score.clamp(0, 100) as u8;
+            out.rules[i] = rules;
+            out.out_flags[i] = oflags;
         }
     }
     st.header[HEADER_WORDS - 1] = warm;
