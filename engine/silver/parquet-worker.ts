@@ -234,6 +234,8 @@ export default async function writeSilverFile(task: WriteTask): Promise<WriteRes
       while (next < parts.length) {
         const part = parts[next++] as Part;
         const bytes = ipcOf(part, task.dataDir);
+        // Both are read into WASM memory by `keptBatches` at once: `bytes` is a view of LMDB's
+        // map until this thread's next read, and withAmlColumns' result until its next call.
         const ipc = part.aml ? withAmlColumns(bytes, part.aml) : bytes;
         const { batches, rows } = keptBatches(ipc, part.drop);
         partRows.push(rows);

@@ -2,7 +2,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { commitDurably } from '../../engine/commit.ts';
 import { ROW_BITS, Store } from '../../engine/store.ts';
 import { createWork, type WorkResult } from '../../engine/worker.ts';
-import { validRow as row } from '../support/rows.ts';
+import { jsonIngest, validRow as row } from '../support/rows.ts';
 import { tempDir } from '../support/service.ts';
 
 const dir = tempDir();
@@ -14,14 +14,12 @@ afterAll(async () => {
 });
 
 async function ingest(batchId: string, ids: string[]) {
-  const body = Buffer.from(JSON.stringify(ids.map((id) => row(id))));
-  const res = work({
-    kind: 'ingest',
-    body: body.buffer.slice(body.byteOffset, body.byteOffset + body.byteLength),
-    format: 'json',
-    batchId,
-    receivedAt: Date.now(),
-  }) as WorkResult;
+  const res = work(
+    jsonIngest(
+      ids.map((id) => row(id)),
+      batchId,
+    ),
+  ) as WorkResult;
   expect(res.ok).toBe(true);
   return commitDurably(
     store,

@@ -1,6 +1,6 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { createWork, type WorkResult } from '../../engine/worker.ts';
-import { validRow as row } from '../support/rows.ts';
+import { jsonIngest, validRow as row } from '../support/rows.ts';
 import { tempDir } from '../support/service.ts';
 
 const dir = tempDir();
@@ -9,16 +9,9 @@ afterAll(() => dir.remove());
 describe('per-account gold inputs of a pool worker', () => {
   it('names each account by its text, ASCII or not, once per day', () => {
     const work = createWork({ dataDir: dir.path });
-    const body = Buffer.from(
-      JSON.stringify([row('T1', 'ACC-1'), row('T2', 'Zoë-1'), row('T3', 'ACC-1'), row('T4', 'Zoë-1')]),
-    );
-    const res = work({
-      kind: 'ingest',
-      body: body.buffer.slice(body.byteOffset, body.byteOffset + body.byteLength),
-      format: 'json',
-      batchId: 'b1',
-      receivedAt: Date.now(),
-    }) as WorkResult;
+    const res = work(
+      jsonIngest([row('T1', 'ACC-1'), row('T2', 'Zoë-1'), row('T3', 'ACC-1'), row('T4', 'Zoë-1')], 'b1'),
+    ) as WorkResult;
     expect(res.ok).toBe(true);
     const day = new Date(Date.now() - 60_000).toISOString().slice(0, 10);
     // The UTF-8 text, not its bytes read as latin1 ("ZoÃ«-1").
@@ -38,14 +31,7 @@ describe('per-account gold inputs of a pool worker', () => {
       { ...row('D4', 'ACC-8'), ...at(d2) },
       { ...row('D5', 'ACC-9'), ...at(d2) },
     ];
-    const body = Buffer.from(JSON.stringify(rows));
-    const res = work({
-      kind: 'ingest',
-      body: body.buffer.slice(body.byteOffset, body.byteOffset + body.byteLength),
-      format: 'json',
-      batchId: 'b2',
-      receivedAt: Date.parse('2026-11-26T00:05:00Z'),
-    }) as WorkResult;
+    const res = work(jsonIngest(rows, 'b2', Date.parse('2026-11-26T00:05:00Z'))) as WorkResult;
     expect(res.ok).toBe(true);
     expect(res.accounts).toEqual(['2026-11-25|ACC-9', '2026-11-26|ACC-9', '2026-11-26|ACC-8']);
     expect([...res.rowAccount]).toEqual([0, 1, 0, 2, 1]);

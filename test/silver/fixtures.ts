@@ -95,6 +95,8 @@ export interface SyntheticRows {
   /** Row i's account_id and event time (ms), where a test needs them placed. */
   accountOf?: (i: number) => string;
   tsOf?: (i: number) => number;
+  /** AML columns as the pool worker stages them (score 0, rules '', no nulls), for the shards to fill. */
+  stagedAml?: boolean;
 }
 
 const CURRENCIES = ['GBP', 'EUR', 'USD', 'CHF'];
@@ -126,7 +128,7 @@ export function silverIpc(spec: SyntheticRows): Uint8Array {
     gbp[i] = BigInt(Math.round((base + i) * 0.85));
     batchRow[i] = i;
     flags[i] = i % 17 === 0 ? 4 : 0;
-    score[i] = (i * 37) % 100;
+    score[i] = spec.stagedAml ? 0 : (i * 37) % 100;
   }
   const acct = (i: number) => String(10_000_000 + ((i * 104_729) % 89_999_999));
   col('tx_id', (i) => `${prefix}-${i}`);
@@ -147,7 +149,7 @@ export function silverIpc(spec: SyntheticRows): Uint8Array {
   col('counterparty_country', (i) => COUNTRIES[i % 6] as string);
   col('reference', (i) => (i % 5 === 0 ? null : `INV-${i}-${prefix.slice(-6)}`));
   col('batch_id', () => spec.batchId);
-  col('aml_rules', (i) => (i % 11 === 0 ? 'R1,R7' : null));
+  col('aml_rules', (i) => (spec.stagedAml ? '' : i % 11 === 0 ? 'R1,R7' : null));
 
   const children: Data[] = SILVER_SCHEMA.fields.map((f) => {
     switch (f.name) {

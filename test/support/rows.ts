@@ -1,3 +1,5 @@
+import type { WorkTask } from '../../engine/worker.ts';
+
 /**
  * A valid FPS debit a minute old (sort code and account number pass the modulus checks), for
  * tests that need rows to be accepted and care only about their id and account.
@@ -13,5 +15,21 @@ export function validRow(tx: string, account = 'ACC-1'): Record<string, string> 
     account_id: account,
     sort_code: '08-99-99',
     account_number: '66374958',
+  };
+}
+
+/** A pool worker's ingest task for these records as a JSON body. */
+export function jsonIngest(
+  records: Record<string, string>[],
+  batchId: string,
+  receivedAt = Date.now(),
+): WorkTask {
+  const body = Buffer.from(JSON.stringify(records));
+  return {
+    kind: 'ingest',
+    body: body.buffer.slice(body.byteOffset, body.byteOffset + body.byteLength),
+    format: 'json',
+    batchId,
+    receivedAt,
   };
 }
