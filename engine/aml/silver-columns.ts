@@ -7,15 +7,17 @@
 import {
   type Data,
   type DataType,
+  type Int,
   makeData,
   RecordBatch,
   Struct,
   Table,
+  Type,
   tableFromIPC,
   tableToIPC,
   Utf8,
 } from 'apache-arrow';
-import { firstBuffers, replaceBuffers } from '../silver/ipc-buffers.ts';
+import { type ColumnLayout, columnLayouts, replaceBuffers } from '../silver/ipc-buffers.ts';
 import { rulesOf } from './rule-names.ts';
 
 /** One staged part's AML columns, by row within the part. */
@@ -83,14 +85,18 @@ const inScratch = (size: number): Uint8Array => {
 
 /** The AML columns' buffers swapped in place of the staged ones; null when the layout is not the expected one. */
 export function swappedAmlColumns(ipc: Uint8Array, aml: AmlColumnsOfPart): Uint8Array | null {
-  const first = firstBuffers(ipc);
-  if (!first) return null;
-  const names = [...first.keys()];
-  const flagsAt = first.get('flags');
-  const scoreAt = first.get('aml_score');
-  const rulesAt = first.get('aml_rules');
-  if (flagsAt === undefined || scoreAt === undefined || rulesAt === undefined) return null;
-  const nodes = [names.indexOf('flags'), names.indexOf('aml_score'), names.indexOf('aml_rules')];
+  const cols = columnLayouts(ipc);
+  const flags = cols?.get('flags');
+  const score = cols?.get('aml_score');
+  const rules = cols?.get('aml_rules');
+  // The buffers written below are 32-bit integers and UTF-8 text, the types these columns have
+  // had since silver's first schema: anything else is not swapped.
+  const int32 = (c: ColumnLayout | undefined) =>
+    c?.type.typeId === Type.Int && (c.type as Int).bitWidth === 32;
+  if (!flags || !score || !rules || !int32(flags) || !int32(score) || rules.type.typeId !== Type.Utf8)
+    return null;
+  const [flagsAt, scoreAt, rulesAt] = [flags.buffer, score.buffer, rules.buffer];
+  const nodes = [flags.field, score.field, rules.field];
   let base = 0;
   let fits = true;
   const out = replaceBuffers(

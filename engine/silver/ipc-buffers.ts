@@ -46,24 +46,31 @@ function bufferCount(t: DataType): number {
   }
 }
 
+/** A top-level column of a stream: its place, type, and the index of its first buffer. */
+export interface ColumnLayout {
+  field: number;
+  type: DataType;
+  buffer: number;
+}
+
 /**
- * Index of the first buffer of each top-level column of the stream's schema; null when a column
- * has a type laid out otherwise (the caller then takes the general path).
+ * The layout of each top-level column of the stream's schema, by name; null when a column has a
+ * type laid out otherwise (the caller then takes the general path).
  */
-export function firstBuffers(ipc: Uint8Array): Map<string, number> | null {
+export function columnLayouts(ipc: Uint8Array): Map<string, ColumnLayout> | null {
   const reader = RecordBatchReader.from(ipc);
   reader.open();
   const fields = reader.schema.fields;
   reader.cancel();
-  const at = new Map<string, number>();
+  const out = new Map<string, ColumnLayout>();
   let next = 0;
-  for (const f of fields) {
+  for (const [field, f] of fields.entries()) {
     const n = bufferCount(f.type);
     if (n < 0) return null;
-    at.set(f.name, next);
+    out.set(f.name, { field, type: f.type, buffer: next });
     next += n;
   }
-  return at;
+  return out;
 }
 
 const align8 = (n: number) => (n + 7) & ~7;

@@ -3,7 +3,17 @@
  * (engine/silver/ipc-buffers.ts), not by decoding and encoding the part: every other column must
  * come out as staged, and the result must read the same as the general path's.
  */
-import { Table, tableFromIPC, tableToIPC } from 'apache-arrow';
+import {
+  Field,
+  Int16,
+  makeData,
+  RecordBatch,
+  Schema,
+  Struct,
+  Table,
+  tableFromIPC,
+  tableToIPC,
+} from 'apache-arrow';
 import { describe, expect, it } from 'vitest';
 import { rulesOf } from '../../engine/aml/rule-names.ts';
 import {
@@ -92,6 +102,26 @@ describe('AML columns of a staged part', () => {
     } finally {
       dir.remove();
     }
+  });
+
+  it('are not swapped into a part whose AML column has another type than Int32', () => {
+    const staged = tableFromIPC(stagedPart([6])).batches[0] as RecordBatch;
+    const fields = staged.schema.fields.map((f) =>
+      f.name === 'aml_score' ? new Field(f.name, new Int16(), true) : f,
+    );
+    const schema = new Schema(fields);
+    const children = staged.data.children.map((c, i) =>
+      fields[i]?.name === 'aml_score'
+        ? makeData({ type: new Int16(), length: 6, nullCount: 0, data: new Int16Array(6) })
+        : c,
+    );
+    const part = tableToIPC(
+      new Table(schema, [
+        new RecordBatch(schema, makeData({ type: new Struct(fields), length: 6, nullCount: 0, children })),
+      ]),
+      'stream',
+    );
+    expect(swappedAmlColumns(part, amlOf(6))).toBeNull();
   });
 
   it('go the general path when a staged AML column has nulls', () => {
