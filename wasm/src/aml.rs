@@ -22,6 +22,8 @@ const W_META: usize = 6;
 const W_EVENTS: usize = 8;
 const W_BAND: usize = W_EVENTS + 2 * RING;
 pub const SLOT_WORDS: usize = W_BAND + BAND;
+/// One account's state: header, ring, structuring band.
+pub type Slot = [u64; SLOT_WORDS];
 
 const DIRTY: u64 = 1 << 32;
 const EMPTY: u64 = 0;
@@ -297,12 +299,22 @@ impl<'a> State<'a> {
         true
     }
 
-    pub fn slot(&self, i: usize) -> &[u64] {
-        &self.slots[i * SLOT_WORDS..(i + 1) * SLOT_WORDS]
+    /// A slot as a fixed-size array: indexing it at a constant word, or at a ring place masked
+    /// into range, needs no bounds check, where a slice of unknown length checks every access.
+    pub fn slot(&self, i: usize) -> &Slot {
+        let words: &[u64] = &self.slots[i * SLOT_WORDS..(i + 1) * SLOT_WORDS];
+        match words.try_into() {
+            Ok(slot) => slot,
+            Err(_) => unreachable!("a slot range is SLOT_WORDS long"),
+        }
     }
 
-    pub fn slot_mut(&mut self, i: usize) -> &mut [u64] {
-        &mut self.slots[i * SLOT_WORDS..(i + 1) * SLOT_WORDS]
+    pub fn slot_mut(&mut self, i: usize) -> &mut Slot {
+        let words: &mut [u64] = &mut self.slots[i * SLOT_WORDS..(i + 1) * SLOT_WORDS];
+        match words.try_into() {
+            Ok(slot) => slot,
+            Err(_) => unreachable!("a slot range is SLOT_WORDS long"),
+        }
     }
 
     /// Overwrites the slot of `words[0]` (the key) with saved words, inserting it when absent.
@@ -516,23 +528,23 @@ fn merge_runs(data: &mut [u32], tmp: &mut [u32], key: &impl Fn(u32) -> (i64, u32
     }
 }
 
-fn meta(s: &[u64]) -> (usize, usize, usize) {
+fn meta(s: &Slot) -> (usize, usize, usize) {
     let m = s[W_META];
     ((m & 0xff) as usize, ((m >> 8) & 0xff) as usize, ((m >> 16) & 0xff) as usize)
 }
 
-fn set_meta(s: &mut [u64], head: usize, len: usize, band: usize) {
+fn set_meta(s: &mut Slot, head: usize, len: usize, band: usize) {
     s[W_META] = (head as u64) | ((len as u64) << 8) | ((band as u64) << 16) | DIRTY;
 }
 
 /// Event `j` (0 = oldest) of the ring: (ts, gbp amount or -1, credit).
-fn event(s: &[u64], head: usize, j: usize) -> (i64, i64, bool) {
+fn event(s: &Slot, head: usize, j: usize) -> (i64, i64, bool) {
     let p = (head + j) & (RING - 1);
     let packed = s[W_EVENTS + 2 * p + 1] as i64;
     (s[W_EVENTS + 2 * p] as i64, packed >> 1, packed & 1 == 1)
 }
 
-fn put_event(s: &mut [u64], head: usize, j: usize, ev: (i64, i64, bool)) {
+fn put_event(s: &mut Slot, head: usize, j: usize, ev: (i64, i64, bool)) {
     let p = (head + j) & (RING - 1);
     s[W_EVENTS + 2 * p] = ev.0 as u64;
     s[W_EVENTS + 2 * p + 1] = ((ev.1 << 1) | ev.2 as i64) as u64;
@@ -549,7 +561,7 @@ struct Seen {
 /// Whether a row at `t` may find any of the slot's ring in a window `reach` long. The newest row
 /// is at `W_MAX_TS`, in the slot's first line: when even it is out of reach, the ring (lines that
 /// are cold for most accounts) need not be read at all.
-fn ring_in_reach(s: &[u64], t: i64, reach: i64) -> bool {
+fn ring_in_reach(s: &Slot, t: i64, reach: i64) -> bool {
     let newest = s[W_MAX_TS] as i64;
     newest == i64::MIN || t < newest || t - newest <= reach
 }
@@ -557,12 +569,12 @@ fn ring_in_reach(s: &[u64], t: i64, reach: i64) -> bool {
 /// Whether applying a row at `t` empties the ring: every row in it is older than `t` by more than
 /// the lateness plus the longest window, so no row that may still change the state (one not too
 /// late) can see any of them. The emptied ring starts again at its first line, beside the header.
-fn ring_expires(s: &[u64], p: &Params, t: i64) -> bool {
+fn ring_expires(s: &Slot, p: &Params, t: i64) -> bool {
     let newest = s[W_MAX_TS] as i64;
     newest != i64::MIN && t.saturating_sub(newest) > p.reach().saturating_add(p.lateness_ms)
 }
 
-fn look_back(s: &[u64], p: &Params, t: i64, a: i64, debit: bool) -> Seen {
+fn look_back(s: &Slot, p: &Params, t: i64, a: i64, debit: bool) -> Seen {
     let (head, len, band_len) = meta(s);
     let mut seen = Seen { count: 0, sum: 0, band: 0, pass: None };
     // Newest first; rows after `t` (this row is late) are not yet "seen" as of its event time.
@@ -607,7 +619,7 @@ fn look_back(s: &[u64], p: &Params, t: i64, a: i64, debit: bool) -> Seen {
 }
 
 /// Inserts a row into the account's history at its place in time, dropping the oldest when full.
-fn apply(s: &mut [u64], p: &Params, t: i64, a: i64, credit: bool) {
+fn apply(s: &mut Slot, p: &Params, t: i64, a: i64, credit: bool) {
     let (mut head, mut len, mut band_len) = meta(s);
     if ring_expires(s, p, t) {
         head = 0;
