@@ -26,20 +26,26 @@ describe('jobs', () => {
       channel: 'FPS',
       account_id: 'J-1',
     }));
-    expect((await post(`${svc.url}/v1/batches`, JSON.stringify(rows), 'application/json')).status).toBe(201);
+    const reply = await post(`${svc.url}/v1/batches`, JSON.stringify(rows), 'application/json');
+    expect(reply.status).toBe(201);
     await svc.close();
+    // Data quality counts a batch on the day it was received, which near midnight is not the rows' day.
+    const store = new Store({ dataDir: dir.path });
+    const received = (store.batches.get(reply.json.batch_id) as { received_at: string }).received_at;
+    await store.close();
     const r = await sluice(['job', 'run', 'gold-reports', '--data-dir', dir.path]);
     expect(r.code).toBe(0);
     const day = new Date(ts).toISOString().slice(0, 10);
+    const receivedDay = received.slice(0, 10);
     const kpis = readFileSync(join(dir.path, 'gold', 'reports', `date=${day}`, 'daily-kpis.csv'), 'utf8');
     expect(kpis).toBe(
       `day,currency,channel,direction,count,sum_minor,min_minor,max_minor\r\n${day},GBP,FPS,credit,3,600,100,300\r\n`,
     );
     const quality = readFileSync(
-      join(dir.path, 'gold', 'reports', `date=${day}`, 'data-quality.csv'),
+      join(dir.path, 'gold', 'reports', `date=${receivedDay}`, 'data-quality.csv'),
       'utf8',
     );
-    expect(quality.split('\r\n')[1]).toBe(`${day},1,3,3,0,0`);
+    expect(quality.split('\r\n')[1]).toBe(`${receivedDay},1,3,3,0,0`);
     expect(JSON.parse(r.stdout).written).toContain(`gold/reports/date=${day}/alerts.csv`);
     expect((await sluice(['job', 'run', 'no-such-job', '--data-dir', dir.path])).code).toBe(2);
   }, 60_000);

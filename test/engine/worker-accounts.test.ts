@@ -9,13 +9,19 @@ afterAll(() => dir.remove());
 describe('per-account gold inputs of a pool worker', () => {
   it('names each account by its text, ASCII or not, once per day', () => {
     const work = createWork({ dataDir: dir.path });
+    // A fixed event time: a day read from the clock could turn over between the rows and the check.
+    const ts = '2026-11-26T12:00:00.000Z';
+    const rows = [row('T1', 'ACC-1'), row('T2', 'Zoë-1'), row('T3', 'ACC-1'), row('T4', 'Zoë-1')];
     const res = work(
-      jsonIngest([row('T1', 'ACC-1'), row('T2', 'Zoë-1'), row('T3', 'ACC-1'), row('T4', 'Zoë-1')], 'b1'),
+      jsonIngest(
+        rows.map((r) => ({ ...r, ts })),
+        'b1',
+        Date.parse('2026-11-26T12:01:00Z'),
+      ),
     ) as WorkResult;
     expect(res.ok).toBe(true);
-    const day = new Date(Date.now() - 60_000).toISOString().slice(0, 10);
     // The UTF-8 text, not its bytes read as latin1 ("ZoÃ«-1").
-    expect(res.accounts).toEqual([`${day}|ACC-1`, `${day}|Zoë-1`]);
+    expect(res.accounts).toEqual(['2026-11-26|ACC-1', '2026-11-26|Zoë-1']);
     expect([...res.rowAccount]).toEqual([0, 1, 0, 1]);
   });
 

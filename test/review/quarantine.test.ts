@@ -350,9 +350,14 @@ describe('POST /v1/quarantine/{tx_id}/resolve', () => {
   });
 
   it("counts the day's resolutions in the data-quality report", async () => {
+    // Yesterday too: the suite may have run across midnight, its batches on one day and resolutions on the next.
     const today = new Date().toISOString().slice(0, 10);
-    const res = await get(`${svc.url}/v1/reports/data-quality?from=${today}&to=${today}`);
-    const day = res.json.rows[0];
+    const yesterday = new Date(Date.now() - 86_400_000).toISOString().slice(0, 10);
+    const res = await get(`${svc.url}/v1/reports/data-quality?from=${yesterday}&to=${today}`);
+    const day: Record<string, number> = {};
+    for (const r of res.json.rows as Record<string, unknown>[])
+      for (const k of ['batches', 'received', 'rejected', 'released', 'corrected'])
+        day[k] = (day[k] ?? 0) + (r[k] as number);
     // 3 batches of 12 rows came in; the reviewers' one-row batches are resolutions, not input.
     expect(day).toMatchObject({ batches: 3, received: 12, rejected: 3 });
     // RACE-1 went whichever way won the race.
