@@ -9,7 +9,9 @@
  * the next: whole runs of the AML bench disagree by ten points, while paired rounds seconds apart
  * resolve a few per cent (session 12). Build a module for each tree with
  * `bash scripts/build-wasm.sh OUT.wasm` (in a worktree of the other ref for A). The JavaScript
- * around the kernel is this tree's for both, so the two modules must share its exports.
+ * around the kernel is this tree's for both, so the two modules must share its exports; for a
+ * change to that JavaScript too, `AB_A_TREE=DIR` takes A's kernel class (engine/aml/kernel.ts)
+ * from the checkout at DIR, in the same process.
  */
 import os from 'node:os';
 import { MemorySlotStore } from '../engine/aml/engine.ts';
@@ -39,8 +41,14 @@ const validator = new Validator(kernels);
 const verdicts = batches.map((b) => validator.validateColumns(b, null));
 const rules = loadRules();
 
-function kernelOf(path: string): AmlKernel {
-  const k = new AmlKernel(1 << 17, new WasmMemory(path));
+type KernelClass = typeof AmlKernel;
+const A_TREE = process.env.AB_A_TREE;
+const KernelA: KernelClass = A_TREE
+  ? ((await import(`${A_TREE}/engine/aml/kernel.ts`)) as { AmlKernel: KernelClass }).AmlKernel
+  : AmlKernel;
+
+function kernelOf(path: string, Kernel: KernelClass): AmlKernel {
+  const k = new Kernel(1 << 17, new WasmMemory(path));
   k.setParams(rules.params);
   return k;
 }
@@ -63,7 +71,7 @@ function pass(k: AmlKernel): number {
   return ((performance.now() - t0) * 1e6) / ROWS;
 }
 
-const kernelsAB = { A: kernelOf(pathA), B: kernelOf(pathB) };
+const kernelsAB = { A: kernelOf(pathA, KernelA), B: kernelOf(pathB, AmlKernel) };
 const ratios: number[] = [];
 const times = { A: [] as number[], B: [] as number[] };
 // Round 0 warms the JIT and the WASM tiers up and is not counted.
