@@ -3,7 +3,8 @@
  * alternating round by round (and which goes first), on `bench/aml.bench.ts`'s rows, validated
  * once. Prints each round and the median of the rounds' B/A ratios with their range.
  *
- *   node --import tsx bench/aml-ab.ts A.wasm B.wasm [ROUNDS]      (BENCH_ROWS, BENCH_ACCOUNTS)
+ *   node --import tsx bench/aml-ab.ts A.wasm B.wasm [ROUNDS]
+ *     (BENCH_ROWS, BENCH_ACCOUNTS; AB_A_TREE, AB_WITH_VALIDATE below)
  *
  * The way to judge a kernel change on a machine whose speed drifts by a third from one minute to
  * the next: whole runs of the AML bench disagree by ten points, while paired rounds seconds apart
@@ -53,16 +54,24 @@ function kernelOf(path: string, Kernel: KernelClass): AmlKernel {
   return k;
 }
 
+/**
+ * With `AB_WITH_VALIDATE=1` each batch is validated again right before it is scored, as in the
+ * AML bench's second step: the pass then times both, and a change to what scoring leaves in the
+ * caches shows in the validation after it too.
+ */
+const WITH_VALIDATE = process.env.AB_WITH_VALIDATE === '1';
+
 /** One pass over every batch through an empty state: ns per row. */
 function pass(k: AmlKernel): number {
   k.reset();
   const store = new MemorySlotStore(k.slotBytes);
   const t0 = performance.now();
   for (let i = 0; i < batches.length; i++) {
+    const batch = batches[i] as (typeof batches)[number];
     const input = inputFromVerdicts(
       k.memory,
-      batches[i] as (typeof batches)[number],
-      verdicts[i] as (typeof verdicts)[number],
+      batch,
+      WITH_VALIDATE ? validator.validateColumns(batch, null) : (verdicts[i] as (typeof verdicts)[number]),
       rules,
       true,
     );

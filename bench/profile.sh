@@ -43,8 +43,9 @@ for tid in $(perf report -i "$out/perf.data" --no-children -g none --sort pid --
   grep -v '^#' | grep -v '^$' | head -4 | sed -E 's/.* ([0-9]+):.*/\1/'); do
   echo
   echo "== thread $tid: top symbols (share of all samples)"
+  # `|| true`: head closing the pipe early is not a failure (set -o pipefail).
   perf report -i "$out/perf.data" --no-children -g none --tid "$tid" --sort sym --stdio 2>/dev/null |
-    grep -v '^#' | grep -v '^$' | head -15
+    grep -v '^#' | grep -v '^$' | head -15 || true
 done
 echo
 grep '^| (b)' "$out/e2e.txt" || true
