@@ -550,21 +550,25 @@ fn is_lone(s: &Slot) -> bool {
     s[W_META] & LONE != 0
 }
 
+/// An event's amount and credit bit in one word, as the ring and `W_LONE` hold them.
 fn pack_event(a: i64, credit: bool) -> u64 {
     ((a << 1) | credit as i64) as u64
 }
 
+fn unpack_event(ts: u64, packed: u64) -> (i64, i64, bool) {
+    let packed = packed as i64;
+    (ts as i64, packed >> 1, packed & 1 == 1)
+}
+
 /// The lone event (`LONE`): (ts, gbp amount or -1, credit).
 fn lone_event(s: &Slot) -> (i64, i64, bool) {
-    let packed = s[W_LONE] as i64;
-    (s[W_MAX_TS] as i64, packed >> 1, packed & 1 == 1)
+    unpack_event(s[W_MAX_TS], s[W_LONE])
 }
 
 /// Event `j` (0 = oldest) of the ring: (ts, gbp amount or -1, credit).
 fn event(s: &Slot, head: usize, j: usize) -> (i64, i64, bool) {
     let p = (head + j) & (RING - 1);
-    let packed = s[W_EVENTS + 2 * p + 1] as i64;
-    (s[W_EVENTS + 2 * p] as i64, packed >> 1, packed & 1 == 1)
+    unpack_event(s[W_EVENTS + 2 * p], s[W_EVENTS + 2 * p + 1])
 }
 
 fn put_event(s: &mut Slot, head: usize, j: usize, ev: (i64, i64, bool)) {
