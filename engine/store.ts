@@ -138,6 +138,25 @@ export const stagingEncoder = {
  */
 export const AML_STATE_COMPRESSION = { threshold: 2 ** 31 - 1 };
 
+/**
+ * Tx-id keys as their UTF-8 bytes, compared by LMDB's own byte order. A tx id is 1–64 bytes of
+ * `[A-Za-z0-9._:-]` (nothing below 28 to escape), so these are the bytes lmdb-js's default
+ * ordered-binary keys wrote for the same ids, in the same order: an index written before reads as
+ * it was. With the default key handling lmdb-js installs its own comparison for the database,
+ * and a claim (a searching put) cost 1,469 against 1,124 ns this way; every accepted row makes
+ * one (session 16, 8,192 puts a transaction, `scratch`-style). Range bounds arrive as bytes.
+ */
+export const txIdKeys = {
+  writeKey(key: string | Uint8Array, target: Buffer, start: number): number {
+    if (typeof key === 'string') return start + target.write(key, start);
+    target.set(key, start);
+    return start + key.length;
+  },
+  readKey(source: Buffer, start: number, end: number): string {
+    return source.toString('utf8', start, end);
+  },
+};
+
 export interface SilverFile {
   path: string; // relative to the data dir, e.g. silver/date=2026-11-27/part-000001-000040.parquet
   date: string;
@@ -189,7 +208,10 @@ export class Store {
     // Not compressed: the bodies are sealed, and ciphertext does not compress.
     this.bronze = this.env.openDB({ name: 'bronze', encoding: 'binary' });
     this.batches = this.env.openDB({ name: 'batches' });
-    this.txids = this.env.openDB({ name: 'txids' });
+    // `keyEncoder` is a documented lmdb-js option its type declarations list only for the root.
+    this.txids = this.env.openDB({ name: 'txids', keyEncoder: txIdKeys } as DatabaseOptions & {
+      name: string;
+    });
     this.idempotency = this.env.openDB({ name: 'idempotency' });
     // `encoder` is a documented lmdb-js option its type declarations do not list.
     this.staging = this.env.openDB({

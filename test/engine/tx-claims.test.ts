@@ -1,3 +1,5 @@
+import { join } from 'node:path';
+import { open } from 'lmdb';
 import { afterAll, describe, expect, it } from 'vitest';
 import { commitDurably } from '../../engine/commit.ts';
 import { ROW_BITS, Store } from '../../engine/store.ts';
@@ -62,5 +64,42 @@ describe('tx-id claims', () => {
       'T20',
       'T21',
     ]);
+  });
+
+  it('reads an index written with lmdb-js default string keys (before session 16) as it was, claims and refusals alike', async () => {
+    const old = tempDir();
+    try {
+      // The index as earlier versions wrote it: the same database, with lmdb-js's default keys.
+      const env = open({ path: join(old.path, 'lmdb'), compression: false, maxDbs: 32 });
+      const db = env.openDB<number, string>({ name: 'txids' });
+      await env.transaction(() => {
+        for (const [k, id] of ['A-1', 'A-10', 'A-2', 'B.x:9', 'a_z'].entries()) db.put(id, k);
+      });
+      await env.close();
+      const s = new Store({ dataDir: old.path });
+      const w = createWork({ dataDir: old.path });
+      try {
+        expect(s.txids.get('A-10')).toBe(1);
+        expect([...s.txids.getKeys()]).toEqual(['A-1', 'A-10', 'A-2', 'B.x:9', 'a_z']);
+        const res = w(
+          jsonIngest(
+            ['A-2', 'A-11', 'a_z', 'b-1', 'A-10'].map((id) => row(id)),
+            'old',
+          ),
+        ) as WorkResult;
+        const out = await commitDurably(
+          s,
+          { batchId: 'old', receivedAt: Date.now(), format: 'json', contentType: 'application/json' },
+          res,
+        );
+        expect(out.reply).toMatchObject({ received: 5, accepted: 2, duplicates: 3 });
+        expect([...s.txids.getKeys()]).toEqual(['A-1', 'A-10', 'A-11', 'A-2', 'B.x:9', 'a_z', 'b-1']);
+        expect(s.txids.get('a_z')).toBe(4); // the first sighting stays
+      } finally {
+        await s.close();
+      }
+    } finally {
+      old.remove();
+    }
   });
 });
