@@ -66,6 +66,14 @@ describe('tx-id claims', () => {
     ]);
   });
 
+  it('looks up an id no row could claim (non-ASCII, as a lineage query may ask) as absent', () => {
+    // 'T03' is claimed above; these share its ASCII bytes up to a character past one byte.
+    expect(store.txids.get('T03\u00e9')).toBeUndefined();
+    // 'ĳ' (U+0133): a write of each character's low byte would make this 'T03' and find its claim.
+    expect(store.txids.get('T0\u0133')).toBeUndefined();
+    expect(store.txids.get('T03')).toBeDefined();
+  });
+
   it('reads an index written with lmdb-js default string keys (before session 16) as it was, claims and refusals alike', async () => {
     const old = tempDir();
     try {
