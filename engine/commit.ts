@@ -24,9 +24,11 @@ const DUP = 1 << REASON.DUPLICATE_TX;
 const APPEND = { append: true };
 const NO_OVERWRITE = { noOverwrite: true };
 
-/** The greatest claimed tx id, in LMDB's key order; undefined while there is none. */
-function lastTxId(s: Store): string | undefined {
-  for (const key of s.txids.getKeys({ reverse: true, limit: 1 })) return key;
+/** The greatest claimed tx id's bytes, in LMDB's key order; undefined while there is none. */
+function lastTxId(s: Store): Uint8Array | undefined {
+  // Keys read back as strings (store.ts, `txIdKeys`); a claimed id is ASCII.
+  for (const key of s.txids.getKeys({ reverse: true, limit: 1 }))
+    return typeof key === 'string' ? Buffer.from(key, 'latin1') : key;
   return undefined;
 }
 
@@ -114,8 +116,11 @@ export function commitBatch(s: Store, req: CommitMeta, res: WorkResult, bronze: 
   const dup = new Uint8Array(n);
   // Ids above every stored one (sequence numbers, time-ordered ids) are appended: LMDB's
   // MDB_APPEND writes at the end of the tree without searching it, about half the cost of a put.
-  // Only speed rests on the JS string order agreeing with LMDB's: an append that is not past the
+  // Only speed rests on Buffer.compare's order agreeing with LMDB's: an append that is not past the
   // last key fails and the row takes the searching put, which alone decides claim or duplicate.
+  // Ids are claimed from the request's bytes in row order, so a repeat within the request is
+  // refused here like a repeat of a stored id.
+  const ids = res.txIdBytes;
   let last = lastTxId(s);
   for (let i = 0; i < n; i++) {
     if ((res.mask[i] as number) & DUP) {
@@ -123,10 +128,10 @@ export function commitBatch(s: Store, req: CommitMeta, res: WorkResult, bronze: 
       continue;
     }
     if (!res.claims[i]) continue;
-    const id = res.txIds[i] as string;
+    const id = ids.data.subarray(ids.offsets[i] as number, ids.offsets[i + 1] as number);
     const value = seq * ROW_BITS + i;
     let claimed = false;
-    if (last === undefined || id > last) {
+    if (last === undefined || Buffer.compare(id, last) > 0) {
       claimed = s.txids.putSync(id, value, APPEND) as unknown as boolean;
       if (claimed) last = id;
     }

@@ -7,6 +7,7 @@
  */
 import { Table, tableFromIPC, tableToIPC } from 'apache-arrow';
 import { upperMedian } from './median.ts';
+import { txIdBytes } from './validator.ts';
 import type { WorkResult } from './worker.ts';
 
 function concat<T extends Uint8Array | Uint32Array | Int32Array | BigInt64Array | Float64Array>(
@@ -97,6 +98,7 @@ export function mergeResults(a: WorkResult, b: WorkResult): WorkResult {
     received: n,
     mask: concat(a.mask, b.mask, (m) => new Uint32Array(m)),
     txIds: [...a.txIds, ...b.txIds],
+    txIdBytes: txIdBytes([a.txIdBytes, b.txIdBytes], [a.received, b.received]),
     claims: concat(a.claims, b.claims, (m) => new Uint8Array(m)),
     silver,
     silverPart,

@@ -20,12 +20,12 @@ import {
 import type { BatchDict } from './batch-dict.ts';
 import { type ColumnSet, TEXT_FIELDS, type TextField, type Utf8Column } from './columns.ts';
 import { words, wordsValue } from './int64-sums.ts';
+import type { VerdictColumns } from './kernels.ts';
 import type { RowCipher } from './pii/cipher.ts';
 import { isPiiField, PII_FIELDS } from './pii/fields.ts';
 import type { KeyHandle, Keyring } from './pii/keyring.ts';
 import { asBinary, fixedBinary, sealColumns } from './pii/seal.ts';
 import type { RateTable } from './rates.ts';
-import type { BatchVerdicts } from './validator.ts';
 
 /**
  * Text fields copied to silver as sent, in record order. tx_id, ts and amount are typed columns
@@ -217,7 +217,7 @@ function subjectKeys(cols: ColumnSet, ring: Keyring, customers: BatchDict): (i: 
  */
 export function silverParts(
   cols: ColumnSet,
-  v: BatchVerdicts,
+  v: VerdictColumns,
   ctx: SilverContext,
 ): { byDate: Map<string, { batch: RecordBatch; rows: Int32Array }> } {
   const n = cols.numRows;

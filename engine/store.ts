@@ -190,7 +190,7 @@ export class Store {
   readonly env: RootDatabase;
   readonly bronze: Database<Uint8Array, string>;
   readonly batches: Database<unknown, string>;
-  readonly txids: Database<number, string>;
+  readonly txids: Database<number, string | Uint8Array>;
   readonly idempotency: Database<unknown, string>;
   readonly staging: Database<StagedSilver, number>;
   /**

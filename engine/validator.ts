@@ -4,7 +4,7 @@
  */
 import type { RecordBatch } from 'apache-arrow';
 import { REASON } from './codes.ts';
-import { type ColumnSet, columnsOf } from './columns.ts';
+import { type ColumnSet, columnsOf, type Utf8Column } from './columns.ts';
 import { DEFAULT_MAX_FUTURE_MS, type Kernels, type VerdictColumns } from './kernels.ts';
 
 /** Where tx ids seen before live: a Set in the CLI, the LMDB index in the service. */
@@ -40,7 +40,7 @@ export class Validator {
   }
 
   validateColumns(cols: ColumnSet, seen: TxIdSeen | null): BatchVerdicts {
-    const v = this.kernels.validate(cols, { nowMs: this.now(), maxFutureMs: this.maxFutureMs });
+    const v = this.validateRows(cols);
     const txIds = txIdsOf(cols, v);
     if (seen) {
       for (let i = 0; i < txIds.length; i++) {
@@ -51,6 +51,15 @@ export class Validator {
       }
     }
     return { ...v, txIds };
+  }
+
+  /**
+   * The rules of each row on its own, without tx-id strings or the in-request duplicate check:
+   * the ingest path, whose commit claims each id from its bytes in row order and so finds a
+   * repeat within the request as it finds one from another batch (engine/commit.ts).
+   */
+  validateRows(cols: ColumnSet): VerdictColumns {
+    return this.kernels.validate(cols, { nowMs: this.now(), maxFutureMs: this.maxFutureMs });
   }
 
   validate(batch: RecordBatch, seen: TxIdSeen | null): BatchVerdicts {
@@ -65,11 +74,50 @@ function txIdsOf(cols: ColumnSet, v: VerdictColumns): (string | null)[] {
   const col = cols.text.tx_id;
   if (!col) return out;
   const buf = Buffer.from(col.data.buffer, col.data.byteOffset, col.data.byteLength);
-  for (let i = 0; i < n; i++) {
-    const code = v.fieldCodes[TX_ID_FIELD * n + i];
-    if (code === REASON.MISSING_FIELD) continue;
-    const enc = code === 0 ? 'latin1' : 'utf8';
-    out[i] = buf.toString(enc, col.offsets[i] as number, col.offsets[i + 1] as number);
-  }
+  for (let i = 0; i < n; i++) out[i] = txIdText(buf, col, i, v.fieldCodes[TX_ID_FIELD * n + i] as number);
   return out;
+}
+
+/** Row i's tx id as sent (`buf` holds the column's bytes), null where missing; `code` its field code. */
+export function txIdText(buf: Buffer, col: Utf8Column, i: number, code: number): string | null {
+  if (code === REASON.MISSING_FIELD) return null;
+  return buf.toString(code === 0 ? 'latin1' : 'utf8', col.offsets[i] as number, col.offsets[i + 1] as number);
+}
+
+/** A request's tx ids as bytes: row i's are `data[offsets[i]..offsets[i + 1]]`. */
+export interface TxIdBytes {
+  data: Uint8Array;
+  offsets: Int32Array;
+}
+
+/** Tx-id columns (a request's record batches, or two shares' bytes) as one column of bytes, in row order. */
+export function txIdBytes(
+  cols: readonly (Pick<Utf8Column, 'offsets' | 'data'> | undefined)[],
+  rows: readonly number[],
+): TxIdBytes {
+  const total = rows.reduce((a, b) => a + b, 0);
+  const offsets = new Int32Array(total + 1);
+  let size = 0;
+  cols.forEach((c, k) => {
+    if (c) size += (c.offsets[rows[k] as number] as number) - (c.offsets[0] as number);
+  });
+  const data = new Uint8Array(size);
+  let r = 0;
+  let at = 0;
+  cols.forEach((c, k) => {
+    const n = rows[k] as number;
+    if (!c) {
+      offsets.fill(at, r + 1, r + 1 + n); // no column: every id absent (empty)
+      r += n;
+      return;
+    }
+    const first = c.offsets[0] as number;
+    const end = c.offsets[n] as number;
+    data.set(c.data.subarray(first, end), at);
+    const shift = at - first;
+    for (let i = 1; i <= n; i++) offsets[r + i] = (c.offsets[i] as number) + shift;
+    at += end - first;
+    r += n;
+  });
+  return { data, offsets };
 }

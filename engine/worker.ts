@@ -28,7 +28,7 @@ import { releaseRows } from './review/release.ts';
 import { dayString, SILVER_SCHEMA, silverParts } from './silver-rows.ts';
 import { isStorageFull } from './storage-faults.ts';
 import { type StagedHit, Store } from './store.ts';
-import { Validator } from './validator.ts';
+import { type BatchVerdicts, type TxIdBytes, txIdBytes, txIdText, Validator } from './validator.ts';
 
 export interface WorkerSettings {
   /** The data dir: a pool worker commits its batches to the store there. */
@@ -96,10 +96,16 @@ export interface WorkResult {
   body: ArrayBuffer;
   sha256: string;
   received: number;
-  /** Reason bits per request row (DUPLICATE_TX set for repeats within the request). */
+  /** Reason bits per request row (a validate task's also DUPLICATE_TX for repeats within the request). */
   mask: Uint32Array;
+  /** tx ids as sent, null where missing: validate tasks only (their verdicts name them). */
   txIds: (string | null)[];
-  /** 1 where the row's tx id is well formed and first in the request: it claims the id. */
+  /** Every row's tx id as bytes: what the commit claims. */
+  txIdBytes: TxIdBytes;
+  /**
+   * 1 where the row's tx id is well formed (and, in a validate task, first in the request): the
+   * row claims the id. An ingest task leaves repeats within the request to the commit.
+   */
   claims: Uint8Array;
   silver: { date: string; rows: number; ipc: Uint8Array; hits?: StagedHit[] }[];
   /** Per request row: index into `silver` (-1 if not accepted) and position within that part. */
@@ -309,7 +315,12 @@ function run(engine: Engine, task: WorkTask): WorkResult {
     );
   }
   const mask = new Uint32Array(total);
-  const txIds: (string | null)[] = new Array(total);
+  // A validate request answers with each row's tx id and finds repeats within it here; ingest
+  // claims ids from their bytes at commit, which finds those repeats in row order (commit.ts).
+  const verdictsOnly = task.kind === 'validate';
+  const txIds: (string | null)[] = verdictsOnly ? new Array(total) : [];
+  const idCols: (Utf8Column | undefined)[] = [];
+  const idRows: number[] = [];
   const claims = new Uint8Array(total);
   const silverPart = new Int32Array(total).fill(-1);
   const silverPos = new Int32Array(total).fill(-1);
@@ -341,7 +352,9 @@ function run(engine: Engine, task: WorkTask): WorkResult {
   let offset = 0;
   for (const cols of batches) {
     const tv = performance.now();
-    const v = validator.validateColumns(cols, seen);
+    const v = verdictsOnly ? validator.validateColumns(cols, seen) : validator.validateRows(cols);
+    idCols.push(cols.text.tx_id);
+    idRows.push(cols.numRows);
     if (task.review?.release) releaseRows(v);
     validateMs += performance.now() - tv;
     // Screened here, in clear: the AML shards then never need to open a sealed name.
@@ -373,7 +386,7 @@ function run(engine: Engine, task: WorkTask): WorkResult {
       const r = offset + i;
       const m = v.mask[i] as number;
       mask[r] = m;
-      txIds[r] = v.txIds[i] ?? null;
+      if (verdictsOnly) txIds[r] = (v as BatchVerdicts).txIds[i] ?? null;
       if (v.fieldCodes[i] === 0 && !(m & DUP)) claims[r] = 1;
       for (const slot of REQUIRED_SLOTS) if (v.fieldCodes[slot * n + i] === MISSING) missingRequired++;
       const tsCode = v.fieldCodes[1 * n + i];
@@ -436,9 +449,11 @@ function run(engine: Engine, task: WorkTask): WorkResult {
         if (!t.ts && cols.tsMs) raw.ts = String(cols.tsMs.values[i]);
         if (!t.amount && cols.amountMinor) raw.amount_minor = String(cols.amountMinor.values[i]);
         // Sealed below, all of the batch's records in one call.
+        const idBuf = verdictsOnly ? null : bufferOf(t.tx_id);
         quarantine.push({
           row: r,
-          tx_id: txIds[r] ?? null,
+          tx_id:
+            idBuf && t.tx_id ? txIdText(idBuf, t.tx_id, i, v.fieldCodes[i] as number) : (txIds[r] ?? null),
           reasons: reasonsOf(m).filter((c) => c !== 'DUPLICATE_TX'),
           fields,
           values: raw,
@@ -517,6 +532,7 @@ function run(engine: Engine, task: WorkTask): WorkResult {
     received: total,
     mask,
     txIds,
+    txIdBytes: txIdBytes(idCols, idRows),
     claims,
     silver,
     silverPart,

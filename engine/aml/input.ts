@@ -9,7 +9,7 @@
 import type { Data, RecordBatch } from 'apache-arrow';
 import { FIELDS } from '../codes.ts';
 import type { ColumnSet, Utf8Column } from '../columns.ts';
-import type { BatchVerdicts } from '../validator.ts';
+import type { VerdictColumns } from '../kernels.ts';
 import type { WasmMemory } from '../wasm-memory.ts';
 import { type AmlInput, F_APPLY, NO_TS, putUtf8 } from './kernel.ts';
 import type { AmlRules } from './rules.ts';
@@ -131,7 +131,7 @@ export function gbpColumn(
 export function inputFromVerdicts(
   mem: WasmMemory,
   cols: ColumnSet,
-  v: BatchVerdicts,
+  v: VerdictColumns,
   rules: AmlRules,
   apply: boolean,
 ): AmlInput {

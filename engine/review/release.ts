@@ -7,7 +7,7 @@
  * subject) leaves no value for gold, silver or AML to use: that row must be corrected instead.
  */
 import { FIELDS, REASON, REASON_CODES, REQUIRED_FIELDS } from '../codes.ts';
-import type { BatchVerdicts } from '../validator.ts';
+import type { VerdictColumns } from '../kernels.ts';
 
 // customer_id too: it keys a data subject.
 const REQUIRED = new Set<string>([...REQUIRED_FIELDS, 'customer_id']);
@@ -30,7 +30,7 @@ export function releaseBlockers(
  * may overrule, so the row is accepted like a valid one. A repeat (DUPLICATE_TX) stays a repeat,
  * and a row with a blocking fault stays quarantined.
  */
-export function releaseRows(v: BatchVerdicts): void {
+export function releaseRows(v: VerdictColumns): void {
   const n = v.mask.length;
   for (let i = 0; i < n; i++) {
     const m = v.mask[i] as number;

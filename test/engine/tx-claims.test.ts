@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import { open } from 'lmdb';
 import { afterAll, describe, expect, it } from 'vitest';
 import { commitDurably } from '../../engine/commit.ts';
+import { DEFAULT_BATCH_ROWS } from '../../engine/formats/text-batch-builder.ts';
 import { ROW_BITS, Store } from '../../engine/store.ts';
 import { createWork, type WorkResult } from '../../engine/worker.ts';
 import { jsonIngest, validRow as row } from '../support/rows.ts';
@@ -64,6 +65,22 @@ describe('tx-id claims', () => {
       'T20',
       'T21',
     ]);
+  });
+
+  it('refuses a repeat within one request at commit, the first sighting claiming, across record batches too', async () => {
+    // One more row than a record batch holds: the last row repeats the first batch's first id.
+    const ids = Array.from({ length: DEFAULT_BATCH_ROWS }, (_, i) => `R${String(i).padStart(5, '0')}`);
+    ids.push('R00000');
+    ids.splice(3, 0, 'R00001'); // and one repeat inside the first record batch
+    const out = await ingest('repeats', ids);
+    expect(out.reply).toMatchObject({ received: ids.length, accepted: ids.length - 2, duplicates: 2 });
+    const seq = out.seq as number;
+    expect(store.txids.get('R00000')).toBe(seq * ROW_BITS + 0);
+    expect(store.txids.get('R00001')).toBe(seq * ROW_BITS + 1);
+    // The repeats' silver rows are dropped at commit, so nothing downstream counts them.
+    const staged = store.staging.get(seq);
+    const drop = Object.values(staged?.drop ?? {}).flat();
+    expect(drop).toHaveLength(2);
   });
 
   it('looks up an id no row could claim (non-ASCII, as a lineage query may ask) as absent', () => {
