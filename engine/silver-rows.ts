@@ -58,14 +58,31 @@ export const SILVER_SCHEMA = new Schema([
 
 const enc = new TextEncoder();
 
-function validityFrom(
-  present: (k: number) => boolean,
-  n: number,
-): { bitmap: Uint8Array | null; nulls: number } {
+// Two plain loops rather than one taking a predicate: a callback per row, of three kinds at one
+// call site, cost a pool worker 2.19–2.32 against 2.09–2.15 µs per row of its work on (b)'s
+// bodies (session 16, in process, alternating).
+
+/** A validity bitmap with bit k set where `present[k]` is 1; null when no row is absent. */
+function validityOf(present: Uint8Array): { bitmap: Uint8Array | null; nulls: number } {
+  const n = present.length;
   const bitmap = new Uint8Array((n + 7) >> 3);
   let nulls = 0;
   for (let k = 0; k < n; k++) {
-    if (present(k)) bitmap[k >> 3] = (bitmap[k >> 3] as number) | (1 << (k & 7));
+    if (present[k] === 1) bitmap[k >> 3] = (bitmap[k >> 3] as number) | (1 << (k & 7));
+    else nulls++;
+  }
+  return { bitmap: nulls ? bitmap : null, nulls };
+}
+
+/** Rows `idx` of a validity bitmap, gathered into a fresh one; null when no row is absent. */
+function gatherValidity(validity: Uint8Array, idx: Int32Array): { bitmap: Uint8Array | null; nulls: number } {
+  const n = idx.length;
+  const bitmap = new Uint8Array((n + 7) >> 3);
+  let nulls = 0;
+  for (let k = 0; k < n; k++) {
+    const i = idx[k] as number;
+    if (((validity[i >> 3] as number) >> (i & 7)) & 1)
+      bitmap[k >> 3] = (bitmap[k >> 3] as number) | (1 << (k & 7));
     else nulls++;
   }
   return { bitmap: nulls ? bitmap : null, nulls };
@@ -108,12 +125,7 @@ export function takeUtf8(col: Utf8Column | undefined, idx: Int32Array): Data<Utf
     at += e - s;
     k = end;
   }
-  const v = validity
-    ? validityFrom(
-        (k) => (((validity[(idx[k] as number) >> 3] as number) >> ((idx[k] as number) & 7)) & 1) === 1,
-        n,
-      )
-    : { bitmap: null, nulls: 0 };
+  const v = validity ? gatherValidity(validity, idx) : { bitmap: null, nulls: 0 };
   return makeData({
     type: new Utf8(),
     length: n,
@@ -137,7 +149,7 @@ function constUtf8(value: string, n: number): Data<Utf8> {
 
 function int64(values: BigInt64Array, present: Uint8Array | null): Data<Int64> {
   const n = values.length;
-  const v = present ? validityFrom((k) => present[k] === 1, n) : { bitmap: null, nulls: 0 };
+  const v = present ? validityOf(present.subarray(0, n)) : { bitmap: null, nulls: 0 };
   return makeData({ type: new Int64(), length: n, nullCount: v.nulls, nullBitmap: v.bitmap, data: values });
 }
 
@@ -257,6 +269,7 @@ export function silverParts(
     const currencyCol = cols.text.currency;
     const ccBytes = new Uint8Array(2 * m);
     const ccOffsets = new Int32Array(m + 1);
+    const ccPresent = new Uint8Array(m);
     let ccAt = 0;
     for (let k = 0; k < m; k++) {
       const i = idx[k] as number;
@@ -292,10 +305,11 @@ export function silverParts(
       if (c0) {
         ccBytes[ccAt++] = c0;
         ccBytes[ccAt++] = v.counterpartyCountry[2 * i + 1] as number;
+        ccPresent[k] = 1;
       }
       ccOffsets[k + 1] = ccAt;
     }
-    const ccValid = validityFrom((k) => (ccOffsets[k + 1] as number) > (ccOffsets[k] as number), m);
+    const ccValid = validityOf(ccPresent);
     const ccData = makeData({
       type: new Utf8(),
       length: m,
