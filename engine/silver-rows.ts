@@ -140,10 +140,12 @@ function constUtf8(value: string, n: number): Data<Utf8> {
   const b = enc.encode(value);
   const data = new Uint8Array(b.length * n);
   const offsets = new Int32Array(n + 1);
-  for (let k = 0; k < n; k++) {
-    data.set(b, k * b.length);
-    offsets[k + 1] = (k + 1) * b.length;
+  // The value once, then what is filled copied after itself: log2(n) copies, not one per row.
+  if (data.length > 0) data.set(b, 0);
+  for (let filled = b.length; filled < data.length; filled *= 2) {
+    data.copyWithin(filled, 0, Math.min(filled, data.length - filled));
   }
+  for (let k = 0; k < n; k++) offsets[k + 1] = (k + 1) * b.length;
   return makeData({ type: new Utf8(), length: n, nullCount: 0, valueOffsets: offsets, data });
 }
 

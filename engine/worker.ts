@@ -318,6 +318,7 @@ function run(engine: Engine, task: WorkTask): WorkResult {
   // A validate request answers with each row's tx id and finds repeats within it here; ingest
   // claims ids from their bytes at commit, which finds those repeats in row order (commit.ts).
   const verdictsOnly = task.kind === 'validate';
+  const released = task.review?.release === true;
   const txIds: (string | null)[] = verdictsOnly ? new Array(total) : [];
   const idCols: (Utf8Column | undefined)[] = [];
   const idRows: number[] = [];
@@ -388,7 +389,9 @@ function run(engine: Engine, task: WorkTask): WorkResult {
       mask[r] = m;
       if (verdictsOnly) txIds[r] = (v as BatchVerdicts).txIds[i] ?? null;
       if (v.fieldCodes[i] === 0 && !(m & DUP)) claims[r] = 1;
-      for (const slot of REQUIRED_SLOTS) if (v.fieldCodes[slot * n + i] === MISSING) missingRequired++;
+      // A row with no reason has no code in any field (a review's release clears the reasons only).
+      if (m !== 0 || released)
+        for (const slot of REQUIRED_SLOTS) if (v.fieldCodes[slot * n + i] === MISSING) missingRequired++;
       const tsCode = v.fieldCodes[1 * n + i];
       const tsMs = wordsValue(tsWords, i);
       if (tsCode === 0 || tsCode === REASON.TIMESTAMP_FUTURE) {
