@@ -205,16 +205,6 @@ export default async function writeSilverFile(task: WriteTask): Promise<WriteRes
     parts.push({ ipc: table.intoIPCStream() });
   }
   if (parts.length === 0) throw new Error(`silver roller: no parts for ${path}`);
-  // Upstream builds every part with the one silver schema; a difference is a bug there, not here.
-  const signature = schemaSignature(ipcOf(parts[0] as Part, task.dataDir));
-  for (let i = 1; i < parts.length; i++) {
-    const other = schemaSignature(ipcOf(parts[i] as Part, task.dataDir));
-    if (other !== signature) {
-      throw new Error(
-        `silver roller: part ${i} of ${basename(path)} has a different schema\n  first: ${signature}\n  part ${i}: ${other}`,
-      );
-    }
-  }
 
   const dir = dirname(path);
   const created = mkdirSync(dir, { recursive: true }); // the topmost directory it made, if any
@@ -228,22 +218,46 @@ export default async function writeSilverFile(task: WriteTask): Promise<WriteRes
   const tmp = join(dir, `.${basename(path)}.tmp`);
   const partRows: number[] = [];
   let next = 0;
+  // Upstream builds every part with the one silver schema; a difference is a bug there, not here.
+  // Each part is checked as it is read, where reading every part once more up front copied each
+  // (about 3 MB per 8k-row batch) out of LMDB twice.
+  let signature: string | undefined;
+  // What went wrong reading the parts (a different schema, an entry gone from staging): it ends
+  // the stream early and fails the write after it, since parquet-wasm does not pass a source
+  // stream's error on (it fails later, with a cast error of its own).
+  let sourceError: unknown;
+  const nextPart = (): WasmRecordBatch[] | null => {
+    while (next < parts.length) {
+      const part = parts[next++] as Part;
+      const bytes = ipcOf(part, task.dataDir);
+      const own = schemaSignature(bytes);
+      signature ??= own;
+      if (own !== signature) {
+        const i = next - 1;
+        throw new Error(
+          `silver roller: part ${i} of ${basename(path)} has a different schema\n  first: ${signature}\n  part ${i}: ${own}`,
+        );
+      }
+      // Both are read into WASM memory by `keptBatches` at once: `bytes` is a view of LMDB's
+      // map until this thread's next read, and withAmlColumns' result until its next call.
+      const ipc = part.aml ? withAmlColumns(bytes, part.aml) : bytes;
+      const { batches, rows } = keptBatches(ipc, part.drop);
+      partRows.push(rows);
+      if (batches.length > 0) return batches;
+    }
+    return null;
+  };
   const source = new ReadableStream<WasmRecordBatch>({
     pull(ctl) {
       // One part per pull: only the part being encoded (and the open row group) sit in WASM memory.
-      while (next < parts.length) {
-        const part = parts[next++] as Part;
-        const bytes = ipcOf(part, task.dataDir);
-        // Both are read into WASM memory by `keptBatches` at once: `bytes` is a view of LMDB's
-        // map until this thread's next read, and withAmlColumns' result until its next call.
-        const ipc = part.aml ? withAmlColumns(bytes, part.aml) : bytes;
-        const { batches, rows } = keptBatches(ipc, part.drop);
-        partRows.push(rows);
-        if (batches.length === 0) continue;
-        for (const b of batches) ctl.enqueue(b);
-        return;
+      let batches: WasmRecordBatch[] | null = null;
+      try {
+        batches = sourceError === undefined ? nextPart() : null;
+      } catch (err) {
+        sourceError = err;
       }
-      ctl.close();
+      if (batches) for (const b of batches) ctl.enqueue(b);
+      else ctl.close();
     },
   });
 
@@ -259,6 +273,7 @@ export default async function writeSilverFile(task: WriteTask): Promise<WriteRes
         while (off < chunk.byteLength) off += writeSync(fd, chunk, off, chunk.byteLength - off);
         bytes += chunk.byteLength;
       }
+      if (sourceError !== undefined) throw sourceError;
       fsyncSync(fd);
     } finally {
       closeSync(fd);
@@ -270,7 +285,8 @@ export default async function writeSilverFile(task: WriteTask): Promise<WriteRes
     } catch {
       // already gone
     }
-    throw err;
+    // A stream ended by a failed read leaves parquet-wasm failing in its own words, if at all.
+    throw sourceError !== undefined ? sourceError : err;
   }
   fsyncDir(dir);
   const rows = partRows.reduce((a, b) => a + b, 0);
