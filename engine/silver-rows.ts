@@ -151,7 +151,7 @@ function constUtf8(value: string, n: number): Data<Utf8> {
 
 function int64(values: BigInt64Array, present: Uint8Array | null): Data<Int64> {
   const n = values.length;
-  const v = present ? validityOf(present.subarray(0, n)) : { bitmap: null, nulls: 0 };
+  const v = present ? validityOf(present) : { bitmap: null, nulls: 0 };
   return makeData({ type: new Int64(), length: n, nullCount: v.nulls, nullBitmap: v.bitmap, data: values });
 }
 

@@ -348,7 +348,7 @@ function run(engine: Engine, task: WorkTask): WorkResult {
   let latenessCount = 0;
   let latenessSum = 0;
   let missingRequired = 0;
-  const seen = new Set<string>();
+  const seen = verdictsOnly ? new Set<string>() : null;
   const amlParts: AmlInput[] = [];
   let offset = 0;
   for (const cols of batches) {
@@ -373,6 +373,8 @@ function run(engine: Engine, task: WorkTask): WorkResult {
     const n = cols.numRows;
     const t = cols.text;
     const accountBytes = bufferOf(t.account_id);
+    // Ingest makes a tx-id string only for a quarantined row's record.
+    const idBytes = verdictsOnly ? null : bufferOf(t.tx_id);
     // The batch's accounts as a dictionary: each distinct (account, day) finds its `accounts`
     // index by string once, and its other rows by id. The string map stays, across the body's
     // record batches.
@@ -452,11 +454,13 @@ function run(engine: Engine, task: WorkTask): WorkResult {
         if (!t.ts && cols.tsMs) raw.ts = String(cols.tsMs.values[i]);
         if (!t.amount && cols.amountMinor) raw.amount_minor = String(cols.amountMinor.values[i]);
         // Sealed below, all of the batch's records in one call.
-        const idBuf = verdictsOnly ? null : bufferOf(t.tx_id);
         quarantine.push({
           row: r,
-          tx_id:
-            idBuf && t.tx_id ? txIdText(idBuf, t.tx_id, i, v.fieldCodes[i] as number) : (txIds[r] ?? null),
+          tx_id: verdictsOnly
+            ? (txIds[r] ?? null)
+            : idBytes && t.tx_id
+              ? txIdText(idBytes, t.tx_id, i, v.fieldCodes[i] as number)
+              : null,
           reasons: reasonsOf(m).filter((c) => c !== 'DUPLICATE_TX'),
           fields,
           values: raw,

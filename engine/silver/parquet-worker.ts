@@ -252,7 +252,7 @@ export default async function writeSilverFile(task: WriteTask): Promise<WriteRes
       // One part per pull: only the part being encoded (and the open row group) sit in WASM memory.
       let batches: WasmRecordBatch[] | null = null;
       try {
-        batches = sourceError === undefined ? nextPart() : null;
+        batches = nextPart();
       } catch (err) {
         sourceError = err;
       }
