@@ -15,22 +15,12 @@ import { keyringFor } from './pii/keyring.ts';
 import { sealBody } from './pii/seal.ts';
 import { indexQuarantined } from './review/tx-index.ts';
 import { rethrowStorageFault } from './storage-faults.ts';
-import { ROW_BITS, type StagedSilver, type Store } from './store.ts';
+import type { StagedSilver, Store } from './store.ts';
+import { claimIds } from './tx-claims.ts';
 import type { WorkResult } from './worker.ts';
 
 const REQUIRED = REQUIRED_FIELDS.length;
 const DUP = 1 << REASON.DUPLICATE_TX;
-
-const APPEND = { append: true };
-const NO_OVERWRITE = { noOverwrite: true };
-
-/** The greatest claimed tx id's bytes, in LMDB's key order; undefined while there is none. */
-function lastTxId(s: Store): Uint8Array | undefined {
-  // Keys read back as strings (store.ts, `txIdKeys`); a claimed id is ASCII.
-  for (const key of s.txids.getKeys({ reverse: true, limit: 1 }))
-    return typeof key === 'string' ? Buffer.from(key, 'latin1') : key;
-  return undefined;
-}
 
 const ratio = (num: number, den: number) => (den === 0 ? 1 : Math.round((num / den) * 1e6) / 1e6);
 
@@ -114,31 +104,10 @@ export function commitBatch(s: Store, req: CommitMeta, res: WorkResult, bronze: 
   const seq = s.nextSeq();
   const n = res.received;
   const dup = new Uint8Array(n);
-  // Ids above every stored one (sequence numbers, time-ordered ids) are appended: LMDB's
-  // MDB_APPEND writes at the end of the tree without searching it, about half the cost of a put.
-  // Only speed rests on Buffer.compare's order agreeing with LMDB's: an append that is not past the
-  // last key fails and the row takes the searching put, which alone decides claim or duplicate.
-  // Ids are claimed from the request's bytes in row order, so a repeat within the request is
-  // refused here like a repeat of a stored id.
-  const ids = res.txIdBytes;
-  let last = lastTxId(s);
-  for (let i = 0; i < n; i++) {
-    if ((res.mask[i] as number) & DUP) {
-      dup[i] = 1;
-      continue;
-    }
-    if (!res.claims[i]) continue;
-    const id = ids.data.subarray(ids.offsets[i] as number, ids.offsets[i + 1] as number);
-    const value = seq * ROW_BITS + i;
-    let claimed = false;
-    if (last === undefined || Buffer.compare(id, last) > 0) {
-      claimed = s.txids.putSync(id, value, APPEND) as unknown as boolean;
-      if (claimed) last = id;
-    }
-    // One B-tree descent: the put fails, synchronously, when the id is already there.
-    if (!claimed) claimed = s.txids.putSync(id, value, NO_OVERWRITE) as unknown as boolean;
-    if (!claimed) dup[i] = 1;
-  }
+  // A repeat within the request is refused here like a repeat of a stored id: ids are claimed
+  // from the request's bytes in row order, and the first sighting claims.
+  for (let i = 0; i < n; i++) if ((res.mask[i] as number) & DUP) dup[i] = 1;
+  claimIds(s, seq, res.txIdBytes, res.claims, dup);
   let accepted = 0;
   let duplicates = 0;
   const drop: Record<string, number[]> = {};

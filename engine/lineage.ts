@@ -11,6 +11,7 @@ import type { Alert } from './aml/alerts.ts';
 import { SluiceError } from './errors.ts';
 import type { BatchSilverFile } from './silver/roller.ts';
 import { ROW_BITS, type Store } from './store.ts';
+import { claimOf } from './tx-claims.ts';
 import type { WorkResult } from './worker.ts';
 
 /** The `seqs` value. `parts` is a byte per row, or two (little-endian, `wide`) past 255 date parts. */
@@ -139,7 +140,7 @@ export interface TxLineage {
 
 /** `GET /v1/lineage/tx/{tx_id}`. */
 export function txLineage(store: Store, txId: string): TxLineage {
-  const at = store.txids.get(txId);
+  const at = claimOf(store, txId);
   if (at === undefined) throw new SluiceError('NOT_FOUND', 'no such transaction');
   const seq = Math.floor(at / ROW_BITS);
   const row = at % ROW_BITS;

@@ -20,6 +20,7 @@ import type { Format } from './formats/index.ts';
 import type { MemoryGuard } from './memory-guard.ts';
 import { mergeResults } from './merge.ts';
 import { ROW_BITS, type Store } from './store.ts';
+import { claimOf } from './tx-claims.ts';
 import {
   type Committed,
   createWork,
@@ -375,7 +376,7 @@ export class Pipeline {
       const qByRow = new Map(res.quarantine.map((q) => [q.row, q]));
       for (let i = 0; i < res.received; i++) {
         let reasons = qByRow.get(i)?.reasons ?? [];
-        const seenBefore = res.claims[i] === 1 && this.store.txids.get(res.txIds[i] as string) !== undefined;
+        const seenBefore = res.claims[i] === 1 && claimOf(this.store, res.txIds[i] as string) !== undefined;
         if (((res.mask[i] as number) & DUP) !== 0 || seenBefore) {
           reasons = [...reasons, 'DUPLICATE_TX'].sort(
             (a, b) => REASON[a as keyof typeof REASON] - REASON[b as keyof typeof REASON],

@@ -9,6 +9,7 @@
  *   bronze       batch_id → raw body bytes, sealed under an hourly body key (engine/pii/seal.ts), immutable
  *   batches      batch_id → BatchRecord (metadata, counts, status, lineage)
  *   txids        tx_id → seq * 2^20 + row (the batch sequence number and row of its first sighting)
+ *   txranges     runs of consecutive tx ids claimed by consecutive rows, one key each (engine/tx-index.ts)
  *   idempotency  Idempotency-Key → { batch_id, reply }
  *   staging      seq → StagedSilver (valid rows of a batch as Arrow IPC, waiting to be rolled)
  *   quarantine   "batch_id:row" → QuarantineRecord
@@ -191,6 +192,7 @@ export class Store {
   readonly bronze: Database<Uint8Array, string>;
   readonly batches: Database<unknown, string>;
   readonly txids: Database<number, string | Uint8Array>;
+  readonly txranges: Database<[number, number], Buffer>;
   readonly idempotency: Database<unknown, string>;
   readonly staging: Database<StagedSilver, number>;
   /**
@@ -223,6 +225,7 @@ export class Store {
     this.txids = this.env.openDB({ name: 'txids', keyEncoder: txIdKeys } as DatabaseOptions & {
       name: string;
     });
+    this.txranges = this.env.openDB({ name: 'txranges', keyEncoding: 'binary' });
     this.idempotency = this.env.openDB({ name: 'idempotency' });
     // `encoder` is a documented lmdb-js option its type declarations do not list.
     this.staging = this.env.openDB({

@@ -15,6 +15,7 @@ import type { IngestOutcome } from '../commit.ts';
 import { SluiceError } from '../errors.ts';
 import type { Pipeline } from '../pipeline.ts';
 import { ROW_BITS, type Store } from '../store.ts';
+import { releaseClaim } from '../tx-claims.ts';
 import type { WorkResult } from '../worker.ts';
 import {
   getRecord,
@@ -167,7 +168,7 @@ export async function resolveQuarantined(
         // over. A claim held by any other row stays, and the commit finds the row a duplicate.
         if (rowTxId !== null && rowTxId === rec.tx_id) {
           const mine = claimOf(s, rec);
-          if (mine !== undefined && s.txids.get(rowTxId) === mine) s.txids.remove(rowTxId);
+          if (mine !== undefined) releaseClaim(s, rowTxId, mine);
         }
       },
       finish(s: Store, outcome: IngestOutcome) {

@@ -9,6 +9,7 @@ import { expect } from 'vitest';
 import { verifyAudit } from '../../engine/audit/verify.ts';
 import { verifyStorage } from '../../engine/storage-verify.ts';
 import { ROW_BITS, type SilverFile, Store } from '../../engine/store.ts';
+import { claimedIds } from '../../engine/tx-claims.ts';
 
 export interface BatchRecord {
   batch_id: string;
@@ -59,7 +60,11 @@ export async function snapshot(dataDir: string): Promise<StoreSnapshot> {
     const batches = new Map<string, BatchRecord>();
     for (const { key, value } of store.batches.getRange({})) batches.set(key as string, value as BatchRecord);
     const txids = new Map<string, number>();
-    for (const { key, value } of store.txids.getRange({})) txids.set(key as string, value as number);
+    for (const [id, at] of claimedIds(store)) {
+      // Each id lives in one form of the index: a key of its own or a range, never both.
+      if (txids.has(id)) throw new Error(`tx id ${id} is claimed twice in the index`);
+      txids.set(id, at);
+    }
     const quarantine: StoreSnapshot['quarantine'] = [];
     for (const { key, value } of store.quarantine.getRange({})) {
       const q = value as {

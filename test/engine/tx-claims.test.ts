@@ -4,6 +4,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { commitDurably } from '../../engine/commit.ts';
 import { DEFAULT_BATCH_ROWS } from '../../engine/formats/text-batch-builder.ts';
 import { ROW_BITS, Store } from '../../engine/store.ts';
+import { claimedIds, claimOf, MIN_RUN, releaseClaim } from '../../engine/tx-claims.ts';
 import { createWork, type WorkResult } from '../../engine/worker.ts';
 import { jsonIngest, validRow as row } from '../support/rows.ts';
 import { tempDir } from '../support/service.ts';
@@ -16,8 +17,9 @@ afterAll(async () => {
   dir.remove();
 });
 
-async function ingest(batchId: string, ids: string[]) {
-  const res = work(
+/** Ingests rows with these ids (one row each, in order) into `into`, through the worker and the commit. */
+async function ingestInto(into: Store, w: typeof work, batchId: string, ids: string[]) {
+  const res = w(
     jsonIngest(
       ids.map((id) => row(id)),
       batchId,
@@ -25,11 +27,12 @@ async function ingest(batchId: string, ids: string[]) {
   ) as WorkResult;
   expect(res.ok).toBe(true);
   return commitDurably(
-    store,
+    into,
     { batchId, receivedAt: Date.now(), format: 'json', contentType: 'application/json' },
     res,
   );
 }
+const ingest = (batchId: string, ids: string[]) => ingestInto(store, work, batchId, ids);
 
 describe('tx-id claims', () => {
   it('claims ids above the last one by appending, and still finds duplicates of the last and earlier ids', async () => {
@@ -75,8 +78,8 @@ describe('tx-id claims', () => {
     const out = await ingest('repeats', ids);
     expect(out.reply).toMatchObject({ received: ids.length, accepted: ids.length - 2, duplicates: 2 });
     const seq = out.seq as number;
-    expect(store.txids.get('R00000')).toBe(seq * ROW_BITS + 0);
-    expect(store.txids.get('R00001')).toBe(seq * ROW_BITS + 1);
+    expect(claimOf(store, 'R00000')).toBe(seq * ROW_BITS + 0);
+    expect(claimOf(store, 'R00001')).toBe(seq * ROW_BITS + 1);
     // The repeats' silver rows are dropped at commit, so nothing downstream counts them.
     const staged = store.staging.get(seq);
     const drop = Object.values(staged?.drop ?? {}).flat();
@@ -126,5 +129,112 @@ describe('tx-id claims', () => {
     } finally {
       old.remove();
     }
+  });
+});
+
+describe('tx-id claims of consecutive ids, as runs', () => {
+  const dir2 = tempDir();
+  const s = new Store({ dataDir: dir2.path });
+  const w = createWork({ dataDir: dir2.path });
+  afterAll(async () => {
+    await s.close();
+    dir2.remove();
+  });
+  const seqId = (prefix: string, n: number, width: number) => `${prefix}${String(n).padStart(width, '0')}`;
+  const span = (prefix: string, from: number, count: number, width = 6) =>
+    Array.from({ length: count }, (_, i) => seqId(prefix, from + i, width));
+  const put = (batchId: string, ids: string[]) => ingestInto(s, w, batchId, ids);
+  const ranges = () => [...s.txranges.getKeys()].length;
+
+  it('claims a run of consecutive ids as one range, each id pointing at its own row', async () => {
+    const ids = span('J-', 100, 40);
+    const out = await put('r1', ids);
+    expect(out.reply).toMatchObject({ accepted: 40, duplicates: 0 });
+    expect(ranges()).toBe(1);
+    expect(s.txids.get('J-000100')).toBeUndefined(); // no key of its own
+    const seq = out.seq as number;
+    for (const [i, id] of ids.entries()) expect(claimOf(s, id)).toBe(seq * ROW_BITS + i);
+    expect(claimOf(s, 'J-000099')).toBeUndefined();
+    expect(claimOf(s, 'J-000140')).toBeUndefined();
+    // The same number under another width or prefix is another id.
+    expect(claimOf(s, 'J-00100')).toBeUndefined();
+    expect(claimOf(s, 'J-0000100')).toBeUndefined();
+    expect(claimOf(s, 'K-000100')).toBeUndefined();
+    expect(new Map(claimedIds(s))).toEqual(new Map(ids.map((id, i) => [id, seq * ROW_BITS + i])));
+  });
+
+  it('keeps runs shorter than the minimum as keys of their own', async () => {
+    const out = await put('short', span('S-', 1, MIN_RUN - 1));
+    expect(out.reply).toMatchObject({ accepted: MIN_RUN - 1 });
+    expect(ranges()).toBe(1);
+    expect(s.txids.get('S-000001')).toBe((out.seq as number) * ROW_BITS);
+  });
+
+  it('refuses ids inside a range whether they come alone, in a run, or repeated within the request', async () => {
+    // Alone (among ids of no run), as a run inside the range, and as a run over its end.
+    const alone = await put('r2', ['X-1', 'J-000120', 'Y-1']);
+    expect(alone.reply).toMatchObject({ accepted: 2, duplicates: 1 });
+    const inside = await put('r3', span('J-', 110, 10));
+    expect(inside.reply).toMatchObject({ accepted: 0, duplicates: 10 });
+    const over = await put('r4', span('J-', 130, 20));
+    expect(over.reply).toMatchObject({ accepted: 10, duplicates: 10 });
+    // The ten new ids were claimed row by row, pointing at their rows.
+    expect(claimOf(s, 'J-000140')).toBe((over.seq as number) * ROW_BITS + 10);
+    expect(claimOf(s, 'J-000135')).toBe((s.batches.get('r1') as { seq: number }).seq * ROW_BITS + 35);
+    // A run below the range reaching into it, and a repeat of a run's id in the same request.
+    const under = await put('r5', [...span('J-', 90, 12), 'J-000095']);
+    expect(under.reply).toMatchObject({ accepted: 10, duplicates: 3 });
+    const again = await put('r6', [...span('L-', 0, 20), 'L-000007']);
+    expect(again.reply).toMatchObject({ accepted: 20, duplicates: 1 });
+    expect(claimOf(s, 'L-000007')).toBe((again.seq as number) * ROW_BITS + 7);
+  });
+
+  it('claims a run row by row when one of its ids already has a key, refusing only that one', async () => {
+    const single = await put('r7', ['M-000005']);
+    expect(single.reply).toMatchObject({ accepted: 1 });
+    const run = await put('r8', span('M-', 0, 16));
+    expect(run.reply).toMatchObject({ accepted: 15, duplicates: 1 });
+    expect(claimOf(s, 'M-000005')).toBe((single.seq as number) * ROW_BITS);
+    expect(claimOf(s, 'M-000006')).toBe((run.seq as number) * ROW_BITS + 6);
+  });
+
+  it('splits ids of more than fifteen digits so that a run still forms, and tells them apart', async () => {
+    // Not consecutive (the last digit is fixed), then ten consecutive 17-digit ids.
+    const fixed = Array.from({ length: 12 }, (_, i) => `9${345678901234500 + i}7`);
+    const long = Array.from({ length: 10 }, (_, i) => `12${345678901234500 + i}`);
+    const before = ranges();
+    const out = await put('r9', [...fixed, ...long]);
+    expect(out.reply).toMatchObject({ accepted: 22, duplicates: 0 });
+    expect(ranges()).toBe(before + 1);
+    expect(claimOf(s, '12345678901234505')).toBe((out.seq as number) * ROW_BITS + 17);
+    // The same fifteen trailing digits after another prefix are another id.
+    expect(claimOf(s, '2345678901234505')).toBeUndefined();
+    const again = await put('r10', [fixed[3] as string, '12345678901234505', '2345678901234505']);
+    expect(again.reply).toMatchObject({ accepted: 1, duplicates: 2 });
+  });
+
+  it('gives up one id of a range on release, leaving the rest claimed where they were', async () => {
+    const seq = (s.batches.get('r1') as { seq: number }).seq;
+    // Not the holder: nothing changes.
+    await s.env.transaction(() => expect(releaseClaim(s, 'J-000125', seq * ROW_BITS + 24)).toBe(false));
+    await s.env.transaction(() => expect(releaseClaim(s, 'J-000125', seq * ROW_BITS + 25)).toBe(true));
+    expect(claimOf(s, 'J-000125')).toBeUndefined();
+    for (const n of [100, 124, 126, 129]) expect(claimOf(s, `J-000${n}`)).toBe(seq * ROW_BITS + n - 100);
+    const back = await put('r11', ['J-000124', 'J-000125', 'J-000126']);
+    expect(back.reply).toMatchObject({ accepted: 1, duplicates: 2 });
+    expect(claimOf(s, 'J-000125')).toBe((back.seq as number) * ROW_BITS + 1);
+    // The ends of a range go too.
+    await s.env.transaction(() => releaseClaim(s, 'J-000100', seq * ROW_BITS));
+    await s.env.transaction(() => releaseClaim(s, 'J-000129', seq * ROW_BITS + 29));
+    expect(claimOf(s, 'J-000100')).toBeUndefined();
+    expect(claimOf(s, 'J-000129')).toBeUndefined();
+    expect(claimOf(s, 'J-000101')).toBe(seq * ROW_BITS + 1);
+    expect(claimOf(s, 'J-000128')).toBe(seq * ROW_BITS + 28);
+  });
+
+  it('lists every claimed id once, keys and ranges alike', () => {
+    const all = [...claimedIds(s)];
+    expect(new Set(all.map(([id]) => id)).size).toBe(all.length);
+    for (const [id, at] of all) expect(claimOf(s, id)).toBe(at);
   });
 });
