@@ -20,7 +20,7 @@ import type { Format } from './formats/index.ts';
 import type { MemoryGuard } from './memory-guard.ts';
 import { mergeResults } from './merge.ts';
 import { ROW_BITS, type Store } from './store.ts';
-import { claimOf } from './tx-claims.ts';
+import { claimsOf } from './tx-claims.ts';
 import {
   type Committed,
   createWork,
@@ -374,9 +374,13 @@ export class Pipeline {
       });
       const out: RowVerdict[] = new Array(res.received);
       const qByRow = new Map(res.quarantine.map((q) => [q.row, q]));
+      const held = claimsOf(
+        this.store,
+        res.txIds.map((id, i) => (res.claims[i] === 1 ? (id as string) : null)),
+      );
       for (let i = 0; i < res.received; i++) {
         let reasons = qByRow.get(i)?.reasons ?? [];
-        const seenBefore = res.claims[i] === 1 && claimOf(this.store, res.txIds[i] as string) !== undefined;
+        const seenBefore = held[i] !== undefined;
         if (((res.mask[i] as number) & DUP) !== 0 || seenBefore) {
           reasons = [...reasons, 'DUPLICATE_TX'].sort(
             (a, b) => REASON[a as keyof typeof REASON] - REASON[b as keyof typeof REASON],

@@ -236,6 +236,52 @@ export function claimOf(s: Store, id: string): number | undefined {
 }
 
 /**
+ * The claims of many ids, in order (a validate request's rows; null for a row that claims
+ * nothing). Consecutive ids of one prefix and width share their range lookups: each lookup learns
+ * a span of numbers (a range's, or the gap between two ranges) that answers the ids after it.
+ * One lookup per id cost about 2 µs against 0.5 for a key's own get.
+ */
+export function claimsOf(s: Store, ids: readonly (string | null)[]): (number | undefined)[] {
+  const out: (number | undefined)[] = new Array(ids.length).fill(undefined);
+  const ranges = anyRange(s);
+  // What the last lookup learnt: numbers in [lo, hi) of prefix and width `head` are held by the
+  // range at `first` (row locators from `base`), or, with `base` undefined, by no range.
+  let known: { head: Buffer; lo: number; hi: number; first: number; base: number | undefined } | undefined;
+  for (let i = 0; i < ids.length; i++) {
+    const id = ids[i];
+    if (id === null || id === undefined) continue;
+    const own = s.txids.get(id);
+    if (own !== undefined || !ranges) {
+      out[i] = own;
+      continue;
+    }
+    const key = rangeKeyOf(id);
+    if (!key) continue;
+    const n = keyNumber(key);
+    const head = key.subarray(0, key.length - 8);
+    if (!known || n < known.lo || n >= known.hi || !head.equals(known.head)) {
+      const below = rangeBelow(s, key);
+      if (below && n < below.first + below.value[1]) {
+        const [base, count] = below.value;
+        known = { head, lo: below.first, hi: below.first + count, first: below.first, base };
+      } else {
+        // No range holds n: nor any number up to the next range's first (none starts at n).
+        let hi = Number.POSITIVE_INFINITY;
+        for (const k of s.txranges.getKeys({ start: key, limit: 1 })) {
+          const next = k as Buffer;
+          if (next.length === key.length && next.compare(key, 0, head.length, 0, head.length) === 0)
+            hi = keyNumber(next);
+        }
+        const lo = below ? below.first + below.value[1] : 0;
+        known = { head, lo, hi, first: 0, base: undefined };
+      }
+    }
+    if (known.base !== undefined) out[i] = known.base + (n - known.first);
+  }
+  return out;
+}
+
+/**
  * Gives up `id`'s claim if `holder` holds it (a quarantined row's claim, taken over when a
  * reviewer releases or corrects the row); inside a write transaction. An id inside a range leaves
  * the range split around it.

@@ -4,7 +4,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { commitDurably } from '../../engine/commit.ts';
 import { DEFAULT_BATCH_ROWS } from '../../engine/formats/text-batch-builder.ts';
 import { ROW_BITS, Store } from '../../engine/store.ts';
-import { claimedIds, claimOf, MIN_RUN, releaseClaim } from '../../engine/tx-claims.ts';
+import { claimedIds, claimOf, claimsOf, MIN_RUN, releaseClaim } from '../../engine/tx-claims.ts';
 import { createWork, type WorkResult } from '../../engine/worker.ts';
 import { jsonIngest, validRow as row } from '../support/rows.ts';
 import { tempDir } from '../support/service.ts';
@@ -230,6 +230,27 @@ describe('tx-id claims of consecutive ids, as runs', () => {
     expect(claimOf(s, 'J-000129')).toBeUndefined();
     expect(claimOf(s, 'J-000101')).toBe(seq * ROW_BITS + 1);
     expect(claimOf(s, 'J-000128')).toBe(seq * ROW_BITS + 28);
+  });
+
+  it('answers a list of lookups as one lookup per id would, across ranges, gaps and other prefixes', async () => {
+    // Two more ranges with a gap between them, beside the J- ranges left split by the release.
+    await put('r12', span('G-', 1000, 30));
+    await put('r13', span('G-', 1050, 30));
+    const ids: (string | null)[] = [
+      ...span('G-', 990, 100), // below, in, between, in, above the two ranges
+      null,
+      ...span('J-', 80, 80), // keys of their own, split ranges, released ids
+      'K-000001',
+      'G-001010',
+      'G-01010', // another width
+      'G-001040', // in the gap, then back into the range below it
+      'G-001020',
+      ...span('G-', 1085, 5).reverse(),
+      'no-digits',
+    ];
+    const many = claimsOf(s, ids);
+    expect(many).toEqual(ids.map((id) => (id === null ? undefined : claimOf(s, id))));
+    expect(many.filter((x) => x !== undefined).length).toBeGreaterThan(100);
   });
 
   it('lists every claimed id once, keys and ranges alike', () => {
