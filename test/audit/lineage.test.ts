@@ -90,6 +90,25 @@ describe('lineage', () => {
     ]);
   });
 
+  it('a row whose id was claimed inside a run of consecutive ids leads to its own row', async () => {
+    // Ten consecutive ids in ten rows: claimed as one range of the tx-id index (engine/tx-claims.ts).
+    const run = Array.from({ length: 10 }, (_, i) =>
+      row(`RUN-${String(i).padStart(3, '0')}`, `${D1}T14:0${i}:00Z`),
+    );
+    const c = await post(`${svc.url}/v1/batches`, JSON.stringify(run), 'application/json');
+    expect(c.json).toMatchObject({ accepted: 10, duplicates: 0 });
+    expect(await lineage('RUN-007')).toMatchObject({
+      tx_id: 'RUN-007',
+      batch_id: c.json.batch_id,
+      row: 7,
+      layer: 'silver',
+      silver: { state: 'staged', date: D1, part_row: 7 },
+    });
+    expect((await get(`${svc.url}/v1/lineage/tx/RUN-010`)).status).toBe(404);
+    const again = await post(`${svc.url}/v1/batches`, JSON.stringify([run[3]]), 'application/json');
+    expect(again.json).toMatchObject({ accepted: 0, duplicates: 1 });
+  });
+
   it('a quarantined row leads to its quarantine record, by id and status', async () => {
     expect(await lineage('A-1')).toEqual({
       tx_id: 'A-1',
