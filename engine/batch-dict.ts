@@ -41,9 +41,9 @@ export function batchDict(mem: WasmMemory, col: Utf8Column | null | undefined, n
   const keys = mem.alloc(8 * n);
   const count = x.dict_column(desc, n, table, ids, firsts, keys);
   return {
-    ids: new Int32Array(mem.copyOut(ids, 4 * n)),
-    firsts: new Int32Array(mem.copyOut(firsts, 4 * count)),
+    ids: mem.copyOut(Int32Array, ids, 4 * n),
+    firsts: mem.copyOut(Int32Array, firsts, 4 * count),
     count,
-    keys: new Uint32Array(mem.copyOut(keys, 8 * count)),
+    keys: mem.copyOut(Uint32Array, keys, 8 * count),
   };
 }

@@ -122,12 +122,12 @@ export class Kernels {
     if (rc !== 0) throw new SluiceError('WASM_FAILURE', `validate_batch returned ${rc}`);
     return {
       numRows: n,
-      mask: new Uint32Array(m.copyOut(outMask, 4 * n)),
-      fieldCodes: new Uint8Array(m.copyOut(outCodes, fc * n)),
-      amountMinor: new BigInt64Array(m.copyOut(outAmount, 8 * n)),
-      tsMs: new BigInt64Array(m.copyOut(outTs, 8 * n)),
-      currency: new Uint16Array(m.copyOut(outCur, 2 * n)),
-      counterpartyCountry: new Uint8Array(m.copyOut(outCountry, 2 * n)),
+      mask: m.copyOut(Uint32Array, outMask, 4 * n),
+      fieldCodes: m.copyOut(Uint8Array, outCodes, fc * n),
+      amountMinor: m.copyOut(BigInt64Array, outAmount, 8 * n),
+      tsMs: m.copyOut(BigInt64Array, outTs, 8 * n),
+      currency: m.copyOut(Uint16Array, outCur, 2 * n),
+      counterpartyCountry: m.copyOut(Uint8Array, outCountry, 2 * n),
     };
   }
 
@@ -142,7 +142,7 @@ export class Kernels {
     const country = m.alloc(2 * n);
     m.u32(descPtr, 4).set(desc);
     m.exports.iban_check_column(descPtr, n, out, country);
-    return new Uint8Array(m.copyOut(out, n));
+    return m.copyOut(Uint8Array, out, n);
   }
 
   /** The modulus kernel alone over a sort code and an account number column. */
@@ -156,6 +156,6 @@ export class Kernels {
     const out = m.alloc(n);
     m.u32(descPtr, 8).set(desc);
     m.exports.modulus_check_column(descPtr, n, out);
-    return new Uint8Array(m.copyOut(out, n));
+    return m.copyOut(Uint8Array, out, n);
   }
 }

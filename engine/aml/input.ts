@@ -102,9 +102,9 @@ function deriveColumns(
   if (keys) x.aml_inputs(desc, n);
   else x.aml_derive(desc, n);
   return {
-    gbp: computeGbp ? new BigInt64Array(mem.copyOut(pGbp, 8 * n)) : null,
-    flags: new Uint8Array(mem.copyOut(pFlags, n)),
-    key: keys ? new BigUint64Array(mem.copyOut(pKey, 8 * n)) : null,
+    gbp: computeGbp ? mem.copyOut(BigInt64Array, pGbp, 8 * n) : null,
+    flags: mem.copyOut(Uint8Array, pFlags, n),
+    key: keys ? mem.copyOut(BigUint64Array, pKey, 8 * n) : null,
   };
 }
 

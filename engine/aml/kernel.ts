@@ -135,7 +135,7 @@ export function accountKeys(m: WasmMemory, col: Utf8Column | null | undefined, n
   const desc = putUtf8(m, col, n);
   const out = m.alloc(8 * n);
   x.aml_key_column(desc, n, out);
-  return new BigUint64Array(m.copyOut(out, 8 * n));
+  return m.copyOut(BigUint64Array, out, 8 * n);
 }
 
 export class AmlKernel {
@@ -271,7 +271,7 @@ export class AmlKernel {
     const pFresh = m.alloc(8 * n);
     const rc = this.x.aml_prepare(pKey, pTs, n, pFresh, n);
     const fresh = rc >= 0 ? rc : -1 - rc;
-    this.restore(new BigUint64Array(m.copyOut(pFresh, 8 * fresh)), store, false);
+    this.restore(m.copyOut(BigUint64Array, pFresh, 8 * fresh), store, false);
     return rc >= 0;
   }
 
@@ -358,7 +358,7 @@ export class AmlKernel {
       const pFresh = m.alloc(8 * n);
       const rc = x.aml_prepare(pKey, pTs, n, pFresh, n);
       const fresh = rc >= 0 ? rc : -1 - rc;
-      this.restore(new BigUint64Array(m.copyOut(pFresh, 8 * fresh)), store);
+      this.restore(m.copyOut(BigUint64Array, pFresh, 8 * fresh), store);
       if (rc >= 0) return;
       if (attempt > 64) throw new SluiceError('AML_STATE', 'no AML state slot could be freed');
       this.evictIdle(store);
@@ -398,7 +398,7 @@ export class AmlKernel {
       m.reset();
       const p = m.alloc(TRANSFER_SLOTS * this.slotBytes);
       const copied = x.aml_evict(cutoff, p, TRANSFER_SLOTS);
-      if (copied > 0) store.evicted(new Uint8Array(m.copyOut(p, copied * this.slotBytes)), copied);
+      if (copied > 0) store.evicted(m.copyOut(Uint8Array, p, copied * this.slotBytes), copied);
       if (copied < TRANSFER_SLOTS) break;
     }
     if (x.aml_free_slots() === before) {
@@ -414,7 +414,7 @@ export class AmlKernel {
       m.reset();
       const p = m.alloc(TRANSFER_SLOTS * this.slotBytes);
       const count = this.x.aml_take_dirty(p, TRANSFER_SLOTS);
-      if (count > 0) parts.push({ slots: new Uint8Array(m.copyOut(p, count * this.slotBytes)), count });
+      if (count > 0) parts.push({ slots: m.copyOut(Uint8Array, p, count * this.slotBytes), count });
       if (count < TRANSFER_SLOTS) return parts;
     }
   }

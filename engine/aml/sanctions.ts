@@ -324,8 +324,8 @@ export class SanctionsScreen {
     );
     if (rc < 0) throw new SluiceError('WASM_FAILURE', `sanctions_screen returned ${rc}`);
     const out = {
-      similarity: new Uint16Array(m.copyOut(outSim, 2 * n)),
-      entry: new Int32Array(m.copyOut(outEntry, 4 * n)),
+      similarity: m.copyOut(Uint16Array, outSim, 2 * n),
+      entry: m.copyOut(Int32Array, outEntry, 4 * n),
     };
     m.reset();
     return out;
@@ -345,7 +345,7 @@ export class SanctionsScreen {
     const cap = b.length * 2 + 16;
     const out = m.alloc(cap);
     const len = this.x.sanctions_normalise(p, b.length, out, cap);
-    const s = decoder.decode(new Uint8Array(m.copyOut(out, len)));
+    const s = decoder.decode(m.copyOut(Uint8Array, out, len));
     m.reset();
     return s;
   }
