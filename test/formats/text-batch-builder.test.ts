@@ -46,4 +46,23 @@ describe('TextBatchBuilder', () => {
     expect(valuesOf(second?.text.tx_id, 3000)).toEqual(ids);
     expect(valuesOf(second?.text.account_id, 3000)[2999]).toBe('ACC-SECOND-2999');
   });
+
+  it('keeps values of every length byte for byte, from a part of a larger buffer and in pieces', () => {
+    const b = new TextBatchBuilder();
+    const lengths = [0, 1, 47, 48, 49, 50, 300, 5000];
+    const texts = lengths.map((n, k) =>
+      Array.from({ length: n }, (_, i) => String.fromCharCode(65 + ((i + k) % 26))).join(''),
+    );
+    const f = fieldIndex('reference');
+    for (const t of texts) {
+      // The value sits inside a larger buffer, and arrives in two appends, as a scanner sends an
+      // escaped value.
+      const buf = enc.encode(`<<${t}>>`);
+      const mid = 2 + (t.length >> 1);
+      b.append(f, buf, 2, mid);
+      b.append(f, buf, mid, 2 + t.length);
+      b.endRow();
+    }
+    expect(valuesOf(b.flush()?.text.reference, texts.length)).toEqual(texts);
+  });
 });
