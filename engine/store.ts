@@ -9,7 +9,7 @@
  *   bronze       batch_id → raw body bytes, sealed under an hourly body key (engine/pii/seal.ts), immutable
  *   batches      batch_id → BatchRecord (metadata, counts, status, lineage)
  *   txids        tx_id → seq * 2^20 + row (the batch sequence number and row of its first sighting)
- *   txranges     runs of consecutive tx ids claimed by consecutive rows, one key each (engine/tx-index.ts)
+ *   txranges     runs of consecutive tx ids claimed by consecutive rows, one key each (engine/tx-claims.ts)
  *   idempotency  Idempotency-Key → { batch_id, reply }
  *   staging      seq → StagedSilver (valid rows of a batch as Arrow IPC, waiting to be rolled)
  *   quarantine   "batch_id:row" → QuarantineRecord

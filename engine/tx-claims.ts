@@ -58,15 +58,17 @@ function numberOf(b: Uint8Array, start: number, end: number): number {
   return n;
 }
 
-/** A range's key: prefix, 0x00 (below every id byte), width, the number as 8 bytes big-endian. */
-function rangeKey(b: Uint8Array, start: number, prefixEnd: number, width: number, n: number): Buffer {
-  const p = prefixEnd - start;
+/**
+ * The place of the id `b[start, end)` (`width` trailing digits) in the range form: prefix, 0x00
+ * (below every id byte), width, the number as 8 bytes big-endian. A range's key is its first id's.
+ */
+function placeKey(b: Uint8Array, start: number, end: number, width: number): Buffer {
+  const p = end - width - start;
   const key = Buffer.allocUnsafe(p + 10);
-  key.set(b.subarray(start, prefixEnd), 0);
+  key.set(b.subarray(start, end - width), 0);
   key[p] = 0;
   key[p + 1] = width;
-  key.writeUInt32BE(Math.floor(n / 2 ** 32), p + 2);
-  key.writeUInt32BE(n >>> 0, p + 6);
+  setKeyNumber(key, numberOf(b, end - width, end));
   return key;
 }
 
@@ -75,26 +77,45 @@ function keyNumber(key: Buffer): number {
   return key.readUInt32BE(key.length - 8) * 2 ** 32 + key.readUInt32BE(key.length - 4);
 }
 
+function setKeyNumber(key: Buffer, n: number): void {
+  key.writeUInt32BE(Math.floor(n / 2 ** 32), key.length - 8);
+  key.writeUInt32BE(n >>> 0, key.length - 4);
+}
+
+/** Whether two keys share their prefix and width (all but the number). */
+function sameHead(a: Buffer, b: Buffer): boolean {
+  return a.length === b.length && a.compare(b, 0, a.length - 8, 0, a.length - 8) === 0;
+}
+
+/** A stored range: its key, first number, end (one past its last number) and first row's locator. */
+interface Range {
+  key: Buffer;
+  first: number;
+  end: number;
+  base: number;
+}
+
 /**
  * The range of `key`'s prefix and width with the greatest first number at or below `key`'s. Ranges
  * of one prefix and width never overlap, so it is the only one that can hold that number or any
  * above it.
  */
-function rangeBelow(s: Store, key: Buffer): { key: Buffer; first: number; value: RangeValue } | undefined {
-  const head = key.length - 8; // prefix, 0x00, width
+function rangeBelow(s: Store, key: Buffer): Range | undefined {
   for (const e of s.txranges.getRange({ start: key, reverse: true, limit: 1 })) {
     const k = e.key as Buffer;
-    if (k.length !== key.length || k.compare(key, 0, head, 0, head) !== 0) return undefined;
+    if (!sameHead(k, key)) return undefined;
+    const [base, count] = e.value as RangeValue;
+    const first = keyNumber(k);
     // A copy: lmdb-js may hand the key over in a buffer its next read reuses.
-    return { key: Buffer.from(k), first: keyNumber(k), value: e.value as RangeValue };
+    return { key: Buffer.from(k), first, end: first + count, base };
   }
   return undefined;
 }
 
 /** The range that holds `key`'s number, if any. */
-function rangeAt(s: Store, key: Buffer): { key: Buffer; first: number; value: RangeValue } | undefined {
+function rangeAt(s: Store, key: Buffer): Range | undefined {
   const r = rangeBelow(s, key);
-  return r && keyNumber(key) < r.first + r.value[1] ? r : undefined;
+  return r && keyNumber(key) < r.end ? r : undefined;
 }
 
 /** Whether any range is stored. Once seen, a store keeps checking (ranges are rarely all gone). */
@@ -132,14 +153,11 @@ export function claimIds(s: Store, seq: number, ids: TxIdBytes, claims: Uint8Arr
   let last = lastTxId(s);
 
   const claimOne = (i: number, start: number, end: number, width: number): void => {
-    const id = data.subarray(start, end);
-    if (ranges && width > 0) {
-      const num = numberOf(data, end - width, end);
-      if (rangeAt(s, rangeKey(data, start, end - width, width, num))) {
-        dup[i] = 1;
-        return;
-      }
+    if (ranges && width > 0 && rangeAt(s, placeKey(data, start, end, width))) {
+      dup[i] = 1;
+      return;
     }
+    const id = data.subarray(start, end);
     const value = seq * ROW_BITS + i;
     let claimed = false;
     if (last === undefined || Buffer.compare(id, last) > 0) {
@@ -157,11 +175,10 @@ export function claimIds(s: Store, seq: number, ids: TxIdBytes, claims: Uint8Arr
     const ei = offsets[i + 1] as number;
     const sj = offsets[j] as number;
     const ej = offsets[j + 1] as number;
-    const lastNum = first + (j - i);
     if (ranges) {
       // The only range that could overlap: the greatest starting at or below the run's last id.
-      const r = rangeBelow(s, rangeKey(data, sj, ej - width, width, lastNum));
-      if (r && r.first + r.value[1] > first) return false;
+      const r = rangeBelow(s, placeKey(data, sj, ej, width));
+      if (r && r.end > first) return false;
     }
     // An id of the run with a key of its own, or any key between its first and last id.
     for (const _ of s.txids.getKeys({
@@ -171,7 +188,7 @@ export function claimIds(s: Store, seq: number, ids: TxIdBytes, claims: Uint8Arr
       limit: 1,
     }))
       return false;
-    s.txranges.putSync(rangeKey(data, si, ei - width, width, first), [seq * ROW_BITS + i, j - i + 1]);
+    s.txranges.putSync(placeKey(data, si, ei, width), [seq * ROW_BITS + i, j - i + 1] satisfies RangeValue);
     ranges = true;
     rangesSeen.add(s);
     return true;
@@ -208,31 +225,28 @@ export function claimIds(s: Store, seq: number, ids: TxIdBytes, claims: Uint8Arr
         continue;
       }
     }
-    // Row by row: a lone id, a short run, or a run that meets an earlier claim.
-    for (let k = i; k <= j; k++) {
-      const sk = offsets[k] as number;
-      const ek = offsets[k + 1] as number;
-      claimOne(k, sk, ek, k === i ? width : widthOf(data, sk, ek));
-    }
+    // Row by row: a lone id, a short run, or a run that meets an earlier claim (a run's ids
+    // share the width).
+    for (let k = i; k <= j; k++) claimOne(k, offsets[k] as number, offsets[k + 1] as number, width);
     i = j + 1;
   }
 }
 
 /** An id's place in the range form, as a range lookup needs it (undefined: no trailing digits). */
-function rangeKeyOf(id: string): Buffer | undefined {
+function placeOf(id: string): Buffer | undefined {
   const b = Buffer.from(id);
   const w = widthOf(b, 0, b.length);
-  return w === 0 ? undefined : rangeKey(b, 0, b.length - w, w, numberOf(b, b.length - w, b.length));
+  return w === 0 ? undefined : placeKey(b, 0, b.length, w);
 }
 
 /** The row that claimed `id` (`seq * ROW_BITS + row`), or undefined if no row has. */
 export function claimOf(s: Store, id: string): number | undefined {
   const own = s.txids.get(id);
   if (own !== undefined) return own;
-  const key = rangeKeyOf(id);
+  const key = placeOf(id);
   if (!key) return undefined;
   const r = rangeAt(s, key);
-  return r && r.value[0] + (keyNumber(key) - r.first);
+  return r && r.base + (keyNumber(key) - r.first);
 }
 
 /**
@@ -244,9 +258,9 @@ export function claimOf(s: Store, id: string): number | undefined {
 export function claimsOf(s: Store, ids: readonly (string | null)[]): (number | undefined)[] {
   const out: (number | undefined)[] = new Array(ids.length).fill(undefined);
   const ranges = anyRange(s);
-  // What the last lookup learnt: numbers in [lo, hi) of prefix and width `head` are held by the
-  // range at `first` (row locators from `base`), or, with `base` undefined, by no range.
-  let known: { head: Buffer; lo: number; hi: number; first: number; base: number | undefined } | undefined;
+  // What the last lookup learnt: numbers in [lo, hi) of the prefix and width of `place` are held
+  // by the range at `first` (row locators from `base`), or, with `base` undefined, by no range.
+  let known: { place: Buffer; lo: number; hi: number; first: number; base: number | undefined } | undefined;
   for (let i = 0; i < ids.length; i++) {
     const id = ids[i];
     if (id === null || id === undefined) continue;
@@ -255,25 +269,19 @@ export function claimsOf(s: Store, ids: readonly (string | null)[]): (number | u
       out[i] = own;
       continue;
     }
-    const key = rangeKeyOf(id);
+    const key = placeOf(id);
     if (!key) continue;
     const n = keyNumber(key);
-    const head = key.subarray(0, key.length - 8);
-    if (!known || n < known.lo || n >= known.hi || !head.equals(known.head)) {
+    if (!known || n < known.lo || n >= known.hi || !sameHead(key, known.place)) {
       const below = rangeBelow(s, key);
-      if (below && n < below.first + below.value[1]) {
-        const [base, count] = below.value;
-        known = { head, lo: below.first, hi: below.first + count, first: below.first, base };
+      if (below && n < below.end) {
+        known = { place: key, lo: below.first, hi: below.end, first: below.first, base: below.base };
       } else {
         // No range holds n: nor any number up to the next range's first (none starts at n).
         let hi = Number.POSITIVE_INFINITY;
-        for (const k of s.txranges.getKeys({ start: key, limit: 1 })) {
-          const next = k as Buffer;
-          if (next.length === key.length && next.compare(key, 0, head.length, 0, head.length) === 0)
-            hi = keyNumber(next);
-        }
-        const lo = below ? below.first + below.value[1] : 0;
-        known = { head, lo, hi, first: 0, base: undefined };
+        for (const k of s.txranges.getKeys({ start: key, limit: 1 }))
+          if (sameHead(k as Buffer, key)) hi = keyNumber(k as Buffer);
+        known = { place: key, lo: below ? below.end : 0, hi, first: 0, base: undefined };
       }
     }
     if (known.base !== undefined) out[i] = known.base + (n - known.first);
@@ -291,21 +299,17 @@ export function releaseClaim(s: Store, id: string, holder: number): boolean {
     s.txids.remove(id);
     return true;
   }
-  const key = rangeKeyOf(id);
+  const key = placeOf(id);
   const r = key && rangeAt(s, key);
   if (!key || !r) return false;
-  const head = key.length - 8;
   const n = keyNumber(key);
-  const [base, count] = r.value;
-  if (base + (n - r.first) !== holder) return false;
+  if (r.base + (n - r.first) !== holder) return false;
   s.txranges.remove(r.key);
-  if (n > r.first) s.txranges.put(r.key, [base, n - r.first] satisfies RangeValue);
-  const after = r.first + count - 1 - n;
-  if (after > 0) {
+  if (n > r.first) s.txranges.put(r.key, [r.base, n - r.first] satisfies RangeValue);
+  if (n + 1 < r.end) {
     const next = Buffer.from(key);
-    next.writeUInt32BE(Math.floor((n + 1) / 2 ** 32), head);
-    next.writeUInt32BE((n + 1) >>> 0, head + 4);
-    s.txranges.put(next, [base + (n + 1 - r.first), after] satisfies RangeValue);
+    setKeyNumber(next, n + 1);
+    s.txranges.put(next, [r.base + (n + 1 - r.first), r.end - n - 1] satisfies RangeValue);
   }
   return true;
 }
