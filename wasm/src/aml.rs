@@ -1551,6 +1551,17 @@ mod tests {
     }
 
     #[test]
+    fn account_keys_keep_the_values_stored_state_was_written_under() {
+        // Slots, checkpoints and shard ownership are keyed by these values (LMDB keeps them across
+        // restarts and upgrades), so the function must never change. Computed independently
+        // (FNV-1a and the splitmix finish in JavaScript BigInt arithmetic).
+        assert_eq!(account_key(b"A0004974"), 4_579_451_012_836_563_844);
+        assert_eq!(account_key(b""), 17_665_956_581_633_026_203);
+        assert_eq!(account_key(b"x"), 3_204_358_148_266_727_566);
+        assert_eq!(account_key(b"GB29NWBK60161331926819"), 160_009_441_255_132_894);
+    }
+
+    #[test]
     fn ring_keeps_the_latest_rows_when_full() {
         let mut h = Harness::new();
         for k in 0..(RING as i64 + 10) {
