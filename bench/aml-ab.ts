@@ -64,7 +64,7 @@ const WITH_VALIDATE = process.env.AB_WITH_VALIDATE === '1';
 /** One pass over every batch through an empty state: ns per row. */
 function pass(k: AmlKernel): number {
   k.reset();
-  const store = new MemorySlotStore(k.slotBytes);
+  const store = new MemorySlotStore();
   const t0 = performance.now();
   for (let i = 0; i < batches.length; i++) {
     const batch = batches[i] as (typeof batches)[number];

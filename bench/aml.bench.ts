@@ -37,23 +37,23 @@ async function main() {
   const rules = loadRules();
   const capacity = 1 << 17;
   const plain = new AmlEngine(rules, null, capacity);
-  let plainStore = new MemorySlotStore(plain.kernel.slotBytes);
+  let plainStore = new MemorySlotStore();
   const list = SanctionsList.load(DEFAULT_SANCTIONS_PATHS);
   const screened = new AmlEngine(rules, list.screen, capacity);
-  let screenedStore = new MemorySlotStore(screened.kernel.slotBytes);
+  let screenedStore = new MemorySlotStore();
   // Each run streams the rows once through an empty state, as a day's traffic would: replaying
   // the same rows into a state that already holds them would pile events onto the same instants.
   const fresh = {
     plain: {
       beforeEach() {
         plain.kernel.reset();
-        plainStore = new MemorySlotStore(plain.kernel.slotBytes);
+        plainStore = new MemorySlotStore();
       },
     },
     screened: {
       beforeEach() {
         screened.kernel.reset();
-        screenedStore = new MemorySlotStore(screened.kernel.slotBytes);
+        screenedStore = new MemorySlotStore();
       },
     },
   };

@@ -6,6 +6,7 @@
 import type { Utf8Column } from '../columns.ts';
 import { type AmlInput, AmlKernel, type AmlOutput, drain, F_SANCTIONED, type SlotStore } from './kernel.ts';
 import type { AmlRules } from './rules.ts';
+import { eachPacked } from './slot-codec.ts';
 
 /** What the engine needs from a sanctions list (engine/aml/sanctions.ts). */
 export interface NameScreen {
@@ -98,17 +99,14 @@ export class AmlEngine {
   }
 }
 
-/** A slot store in memory: the CLI's, and tests'. */
+/** A slot store in memory: the CLI's, and tests'. It keeps slots packed, as the kernel gives them. */
 export class MemorySlotStore implements SlotStore {
   readonly slots = new Map<bigint, Uint8Array>();
-  constructor(private readonly slotBytes: number) {}
   get(key: bigint): Uint8Array | undefined {
     return this.slots.get(key);
   }
   evicted(slots: Uint8Array, count: number): void {
-    for (let k = 0; k < count; k++) {
-      const s = slots.slice(k * this.slotBytes, (k + 1) * this.slotBytes);
-      this.slots.set(new DataView(s.buffer).getBigUint64(0, true), s);
-    }
+    // A copy each: a view would keep the whole transfer buffer alive for as long as one slot of it is.
+    eachPacked(slots, count, (key, slot) => this.slots.set(key, slot.slice()));
   }
 }

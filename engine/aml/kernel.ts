@@ -8,6 +8,7 @@ import type { Utf8Column } from '../columns.ts';
 import { SluiceError } from '../errors.ts';
 import { words } from '../int64-sums.ts';
 import { WasmMemory } from '../wasm-memory.ts';
+import { storedSlotWords } from './slot-codec.ts';
 
 /** Row flags (wasm/src/aml.rs). */
 export const F_CREDIT = 1;
@@ -89,9 +90,15 @@ class DetailLog {
 
 /** Where evicted slots live between checkpoints and after: the shard's store. */
 export interface SlotStore {
-  /** The saved slot of an account key, or undefined if the account has no history. */
+  /**
+   * The saved slot of an account key (packed, or at the full size of a value stored before
+   * packing existed: engine/aml/slot-codec.ts), or undefined if the account has no history.
+   */
   get(key: bigint): Uint8Array | undefined;
-  /** Slots evicted dirty: the store must keep them (they are newer than its copy). */
+  /**
+   * `count` slots evicted dirty, packed back to back (`eachPacked` walks them; the buffer is the
+   * store's): the store must keep them (they are newer than its copy).
+   */
   evicted(slots: Uint8Array, count: number): void;
 }
 
@@ -105,15 +112,16 @@ interface AmlExports {
   aml_key_column(desc: number, n: number, out: number): void;
   aml_sort(ts: number, n: number, order: number, scratch: number): void;
   aml_prepare(keys: number, ts: number, n: number, fresh: number, freshCap: number): number;
-  aml_restore(words: number, count: number): number;
+  aml_restore(words: number, lens: number, count: number): number;
   aml_score(desc: number): number;
-  aml_take_dirty(out: number, cap: number): number;
-  aml_evict(cutoff: number, out: number, cap: number): number;
+  aml_take_dirty(out: number, capWords: number, from: number, res: number): void;
+  aml_evict(cutoff: number, out: number, capWords: number, from: number, res: number): void;
   aml_free_slots(): number;
   aml_min_touch(): number;
   aml_clock(): number;
 }
 
+/** Slots per transfer buffer (room for this many whole slots; packed ones are mostly far smaller). */
 const TRANSFER_SLOTS = 2048;
 
 /** Copies a Utf8 column into instance memory; returns the descriptor address (4 words). */
@@ -375,48 +383,66 @@ export class AmlKernel {
     for (let at = 0; at < saved.length; at += TRANSFER_SLOTS) {
       const part = saved.slice(at, at + TRANSFER_SLOTS);
       if (reset) m.reset();
-      const p = m.alloc(part.length * this.slotBytes);
-      const view = new Uint8Array(m.buffer, p, part.length * this.slotBytes);
+      const lens = new Uint32Array(part.length);
+      let bytes = 0;
       part.forEach((s, i) => {
-        view.set(s, i * this.slotBytes);
+        lens[i] = storedSlotWords(s);
+        bytes += s.byteLength;
       });
-      if (this.x.aml_restore(p, part.length) !== part.length) {
+      const pLens = m.copyIn(lens); // first: `alloc` may grow memory, which detaches older views
+      const p = m.alloc(bytes);
+      const view = new Uint8Array(m.buffer, p, bytes);
+      let o = 0;
+      for (const s of part) {
+        view.set(s, o);
+        o += s.byteLength;
+      }
+      if (this.x.aml_restore(p, pLens, part.length) !== part.length) {
         throw new SluiceError('AML_STATE', 'a saved AML state slot could not be restored');
       }
     }
   }
 
+  /** One scan of the slots in transfer-buffer steps (`aml_evict`, `aml_take_dirty`). */
+  private *transfers(
+    call: (out: number, capWords: number, from: number, res: number) => void,
+  ): Generator<{ slots: Uint8Array; count: number }> {
+    const m = this.memory;
+    const capWords = TRANSFER_SLOTS * (this.slotBytes / 8);
+    for (let from = 0; from < this.capacity; ) {
+      m.reset();
+      const out = m.alloc(8 * capWords);
+      const res = m.alloc(12);
+      call(out, capWords, from, res);
+      const [count = 0, words = 0, next = this.capacity] = new Uint32Array(m.buffer, res, 3);
+      if (count > 0) yield { slots: m.copyOut(Uint8Array, out, 8 * words), count };
+      from = next;
+    }
+  }
+
   /** Evicts the older half of the resident accounts (by last use); dirty ones go to the store. */
   private evictIdle(store: SlotStore): void {
-    const m = this.memory;
     const x = this.x;
     const min = x.aml_min_touch();
     const clock = x.aml_clock();
     const cutoff = min + Math.max(1, Math.floor((clock - min) / 2));
     const before = x.aml_free_slots();
-    for (;;) {
-      m.reset();
-      const p = m.alloc(TRANSFER_SLOTS * this.slotBytes);
-      const copied = x.aml_evict(cutoff, p, TRANSFER_SLOTS);
-      if (copied > 0) store.evicted(m.copyOut(Uint8Array, p, copied * this.slotBytes), copied);
-      if (copied < TRANSFER_SLOTS) break;
+    for (const { slots, count } of this.transfers((out, capWords, from, res) =>
+      x.aml_evict(cutoff, out, capWords, from, res),
+    )) {
+      store.evicted(slots, count);
     }
     if (x.aml_free_slots() === before) {
       throw new SluiceError('AML_STATE', 'every resident AML account is in use by this batch');
     }
   }
 
-  /** Every slot changed since the last call, marked clean: what a checkpoint writes. */
+  /**
+   * Every slot changed since the last call, marked clean and packed back to back (`eachPacked`
+   * walks them): what a checkpoint writes.
+   */
   takeDirty(): { slots: Uint8Array; count: number }[] {
-    const m = this.memory;
-    const parts: { slots: Uint8Array; count: number }[] = [];
-    for (;;) {
-      m.reset();
-      const p = m.alloc(TRANSFER_SLOTS * this.slotBytes);
-      const count = this.x.aml_take_dirty(p, TRANSFER_SLOTS);
-      if (count > 0) parts.push({ slots: m.copyOut(Uint8Array, p, count * this.slotBytes), count });
-      if (count < TRANSFER_SLOTS) return parts;
-    }
+    return [...this.transfers((out, capWords, from, res) => this.x.aml_take_dirty(out, capWords, from, res))];
   }
 }
 
@@ -470,9 +496,4 @@ function gather(input: AmlInput, idx: Uint32Array) {
   }
   for (let k = 0; k < n; k++) c.flags[k] = input.flags[idx[k] as number] as number;
   return c;
-}
-
-/** The account key of a saved slot (its first word). */
-export function slotKey(slot: Uint8Array): bigint {
-  return new DataView(slot.buffer, slot.byteOffset, 8).getBigUint64(0, true);
 }

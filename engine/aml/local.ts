@@ -21,7 +21,7 @@ export class LocalAml {
   private readonly store: MemorySlotStore;
 
   private constructor(readonly engine: AmlEngine) {
-    this.store = new MemorySlotStore(engine.kernel.slotBytes);
+    this.store = new MemorySlotStore();
   }
 
   static open(opts: LocalAmlOptions = {}): LocalAml {

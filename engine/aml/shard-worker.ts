@@ -15,11 +15,11 @@ import { type StagedHit, Store } from '../store.ts';
 import { type AlertRecord, alertsOf, type PartScores } from './alerts.ts';
 import { AmlEngine } from './engine.ts';
 import { inputFromSilver, rowsOfShard, unpackInput } from './input.ts';
-import { drain, F_SANCTIONED, type SlotStore, slotKey } from './kernel.ts';
+import { drain, F_SANCTIONED, type SlotStore } from './kernel.ts';
 import { RULE, RULE_NAMES } from './rule-names.ts';
 import { type AmlRules, parseRules } from './rules.ts';
 import { storePart } from './silver-columns.ts';
-import { packSlot, SLOT_WORDS, unpackSlot } from './slot-codec.ts';
+import { eachPacked, SLOT_WORDS } from './slot-codec.ts';
 import { amlKeys } from './store-keys.ts';
 
 export interface ShardSettings {
@@ -102,14 +102,12 @@ const slots: SlotStore = {
   get(key) {
     const p = pending.get(key) ?? inflight.get(key);
     if (p) return p;
-    const v = store.amlState.get(keyBuf(key)) as Uint8Array | undefined;
-    return v ? unpackSlot(v) : undefined;
+    // Packed (or full-size, if stored before packing existed): the kernel restores either.
+    return store.amlState.get(keyBuf(key)) as Uint8Array | undefined;
   },
   evicted(buf, count) {
-    for (let k = 0; k < count; k++) {
-      const slot = buf.slice(k * slotBytes, (k + 1) * slotBytes);
-      pending.set(slotKey(slot), slot);
-    }
+    // Packed, and a copy each: a view would hold the whole transfer buffer while one slot waits.
+    eachPacked(buf, count, (key, slot) => pending.set(key, slot.slice()));
   },
 };
 
@@ -288,10 +286,8 @@ function checkpoint(): void {
   if (halted) return;
   const snapshot = new Map<bigint, Uint8Array>(pending);
   for (const { slots: buf, count } of engine.kernel.takeDirty()) {
-    for (let k = 0; k < count; k++) {
-      const slot = buf.subarray(k * slotBytes, (k + 1) * slotBytes);
-      snapshot.set(slotKey(slot), slot);
-    }
+    // Copies: the views would keep each transfer buffer whole until the write is done.
+    eachPacked(buf, count, (key, slot) => snapshot.set(key, slot.slice()));
   }
   for (const [k, v] of snapshot) inflight.set(k, v);
   const evicted = new Map(pending);
@@ -300,7 +296,7 @@ function checkpoint(): void {
   const text = rulesText;
   enqueue(
     () => {
-      for (const [k, v] of snapshot) store.amlState.put(keyBuf(k), packSlot(v));
+      for (const [k, v] of snapshot) store.amlState.put(keyBuf(k), v); // packed by the kernel
       crashPoint('aml-checkpoint');
       store.meta.put(K.ckpt, at);
       store.meta.put(K.ckptRules, hash);

@@ -1,13 +1,14 @@
 /**
- * A shard's saved AML slot, packed for LMDB: the header, then only the ring's live rows (oldest
- * first) and the live structuring-band rows. A resident slot is a fixed 1,152 bytes so the kernel
- * can index it; most accounts hold a handful of rows, so a packed slot is a tenth of that, and a
- * checkpoint dirties (and writes, and syncs) a tenth of the pages.
+ * A shard's saved AML slot, as the kernel writes it (`State::pack`, wasm/src/aml.rs) and LMDB
+ * keeps it: the header, then only the ring's live rows (oldest first) and the live
+ * structuring-band rows. A resident slot is a fixed 1,152 bytes so the kernel can index it; most
+ * accounts hold a handful of rows, so a packed slot is a tenth of that. The kernel packs when it
+ * evicts and at checkpoints, and restores packed slots itself, so only packed slots cross into
+ * JavaScript.
  *
- * The layout mirrors wasm/src/aml.rs (`W_META`, `W_EVENTS`, `RING`, `BAND`); the round-trip test
- * scores through packed slots and must get what the kernel got without them. A packed slot with a
- * full ring and band is exactly the resident layout with the ring starting at 0, so a value of the
- * full size reads the same either way, as do values stored before packing existed.
+ * The layout mirrors wasm/src/aml.rs (`W_META`, `W_EVENTS`, `RING`, `BAND`). A packed slot with a
+ * full ring and band is exactly the resident layout with the ring starting at 0, and a value of the
+ * full size stored before packing existed is restored as the resident slot it is.
  */
 import { SluiceError } from '../errors.ts';
 
@@ -19,45 +20,52 @@ const W_BAND = W_EVENTS + 2 * RING;
 export const SLOT_WORDS = W_BAND + BAND;
 const SLOT_BYTES = 8 * SLOT_WORDS;
 
-/** Words of a u64 slot, as u32 pairs (little-endian: low word first). */
-function words(bytes: Uint8Array): Uint32Array {
-  if (bytes.byteOffset % 4 === 0)
-    return new Uint32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4);
-  return new Uint32Array(bytes.slice().buffer);
+/** The words of a packed slot whose header's `W_META` low word is `meta`. */
+function packedWords(meta: number): number {
+  return W_EVENTS + 2 * ((meta >>> 8) & 0xff) + ((meta >>> 16) & 0xff);
 }
 
-function metaOf(w: Uint32Array): { head: number; len: number; band: number } {
-  const m = w[2 * W_META] as number;
-  return { head: m & 0xff, len: (m >>> 8) & 0xff, band: (m >>> 16) & 0xff };
-}
-
-/** The packed form of a resident slot (`SLOT_BYTES` long). */
-export function packSlot(slot: Uint8Array): Uint8Array {
-  if (slot.byteLength !== SLOT_BYTES) throw new SluiceError('AML_STATE', 'an AML slot has the wrong size');
-  const w = words(slot);
-  const { head, len, band } = metaOf(w);
-  const out = new Uint32Array(2 * (W_EVENTS + 2 * len + band));
-  out.set(w.subarray(0, 2 * W_EVENTS));
-  out[2 * W_META] = (w[2 * W_META] as number) & ~0xff; // the ring starts at 0
-  for (let j = 0; j < len; j++) {
-    const p = (head + j) & (RING - 1);
-    out.set(w.subarray(2 * (W_EVENTS + 2 * p), 2 * (W_EVENTS + 2 * p + 2)), 2 * (W_EVENTS + 2 * j));
+/**
+ * Calls `fn` with each of `count` packed slots written back to back (a transfer buffer of the
+ * kernel's, starting on 8 bytes): its account key and its bytes, a view of `stream`.
+ */
+export function eachPacked(
+  stream: Uint8Array,
+  count: number,
+  fn: (key: bigint, slot: Uint8Array) => void,
+): void {
+  const low = new Uint32Array(stream.buffer, stream.byteOffset, stream.byteLength >>> 2);
+  const key = new BigUint64Array(stream.buffer, stream.byteOffset, stream.byteLength >>> 3);
+  let at = 0;
+  for (let k = 0; k < count; k++) {
+    const words = packedWords(low[2 * (at + W_META)] as number);
+    fn(key[at] as bigint, stream.subarray(8 * at, 8 * (at + words)));
+    at += words;
   }
-  out.set(w.subarray(2 * W_BAND, 2 * (W_BAND + band)), 2 * (W_EVENTS + 2 * len));
-  return new Uint8Array(out.buffer);
 }
 
-/** The resident slot of a stored value, packed or full. */
-export function unpackSlot(stored: Uint8Array): Uint8Array {
-  if (stored.byteLength === SLOT_BYTES) return stored.slice();
-  const w = words(stored);
-  if (w.length < 2 * W_EVENTS) throw new SluiceError('AML_STATE', 'a stored AML slot is truncated');
-  const { len, band } = metaOf(w);
-  if (w.length !== 2 * (W_EVENTS + 2 * len + band) || len > RING || band > BAND) {
+/**
+ * A stored value's length in words, checked against its own header before the kernel restores
+ * it: packed, or the full size (stored before packing existed). A value that is neither was
+ * damaged: it is refused with the reason, not restored as some other account's history.
+ */
+export function storedSlotWords(stored: Uint8Array): number {
+  if (stored.byteLength === SLOT_BYTES) return SLOT_WORDS;
+  if (stored.byteLength < 8 * W_EVENTS || stored.byteLength % 8 !== 0) {
+    throw new SluiceError('AML_STATE', 'a stored AML slot is truncated');
+  }
+  // The low word of W_META, little-endian, read byte by byte: no view object per slot.
+  const m = 8 * W_META;
+  const meta =
+    ((stored[m] as number) |
+      ((stored[m + 1] as number) << 8) |
+      ((stored[m + 2] as number) << 16) |
+      ((stored[m + 3] as number) << 24)) >>>
+    0;
+  const len = (meta >>> 8) & 0xff;
+  const band = (meta >>> 16) & 0xff;
+  if (len > RING || band > BAND || stored.byteLength !== 8 * packedWords(meta)) {
     throw new SluiceError('AML_STATE', 'a stored AML slot does not match its own header');
   }
-  const out = new Uint32Array(2 * SLOT_WORDS);
-  out.set(w.subarray(0, 2 * (W_EVENTS + 2 * len)));
-  out.set(w.subarray(2 * (W_EVENTS + 2 * len)), 2 * W_BAND);
-  return new Uint8Array(out.buffer);
+  return packedWords(meta);
 }

@@ -203,3 +203,25 @@ describe('AML in the service', () => {
     await new Promise((r) => s.child.once('exit', r));
   }, 60_000);
 });
+
+describe('AML state larger than the resident slots', () => {
+  const dir = tempDir('sluice-aml-evict-');
+  afterAll(() => dir.remove());
+
+  it('evicts idle accounts packed, and restores them from memory and from LMDB after a restart', async () => {
+    // One shard holding 1,024 accounts, and 1,500 accounts in every batch: each batch is scored
+    // in slices that evict and restore, and checkpoints write the evicted and the resident.
+    const accounts = Array.from({ length: 1500 }, (_, k) => `EV-${k}`);
+    const batch = (round: number, amount: string) =>
+      accounts.map((a, k) => row(`EV${round}-${k}`, a, round * MIN, amount, credit));
+    let svc = await service(dir.path, { workers: 1, amlShards: 1, amlCapacity: 1024, amlCheckpointMs: 50 });
+    expect((await send(svc.url, batch(0, '9100.00'))).alerts).toBe(0);
+    expect((await send(svc.url, batch(1, '9200.00'))).alerts).toBe(0);
+    await svc.close();
+    svc = await service(dir.path, { workers: 1, amlShards: 1, amlCapacity: 1024 });
+    // Each account's third band amount within 24 h: its first two come back from the store.
+    const third = await send(svc.url, batch(2, '9300.00'));
+    expect(third.alerts).toBe(1500);
+    await svc.close();
+  }, 60_000);
+});

@@ -40,8 +40,8 @@ describe('scoring a batch in slices', () => {
     const mine = rowsOfShard(first.key, 0, 2);
     const whole = new AmlEngine(rules, null, 4096);
     const sliced = new AmlEngine(rules, null, 4096);
-    const wholeStore = new MemorySlotStore(whole.kernel.slotBytes);
-    const slicedStore = new MemorySlotStore(sliced.kernel.slotBytes);
+    const wholeStore = new MemorySlotStore();
+    const slicedStore = new MemorySlotStore();
 
     const want = whole.score(first, mine, wholeStore, false);
     const probe: AmlInput = inputOf([{ key: 11n, ts: T0 + 43_000_000, gbp: 9_000_00n, credit: false }]);
@@ -72,12 +72,10 @@ describe('scoring a batch in slices', () => {
     const input = inputOf(all);
     const small = new AmlEngine(rules, null, 128); // fewer slots than the stream's accounts
     const big = new AmlEngine(rules, null, 4096);
-    const smallStore = new MemorySlotStore(small.kernel.slotBytes);
+    const smallStore = new MemorySlotStore();
     const got = small.score(input, null, smallStore, false);
     expect(smallStore.slots.size).toBeGreaterThan(0); // accounts were evicted, then restored
-    expect(plain(got)).toEqual(
-      plain(big.score(input, null, new MemorySlotStore(big.kernel.slotBytes), false)),
-    );
+    expect(plain(got)).toEqual(plain(big.score(input, null, new MemorySlotStore(), false)));
   });
 
   it('never slices a dry run: its rows see each other before the state is put back', () => {
@@ -85,13 +83,13 @@ describe('scoring a batch in slices', () => {
       .filter((x) => x.key === 11n)
       .slice(0, 20);
     const engine = new AmlEngine(rules, null, 4096);
-    const store = new MemorySlotStore(engine.kernel.slotBytes);
+    const store = new MemorySlotStore();
     const steps = engine.scoreSteps(inputOf(busy), null, store, true, 4);
     const r = steps.next();
     expect(r.done).toBe(true);
     // The same outputs as applying the rows in one pass: the 20th row counts the rows before it.
     const fresh = new AmlEngine(rules, null, 4096);
-    const want = fresh.score(inputOf(busy), null, new MemorySlotStore(fresh.kernel.slotBytes), false);
+    const want = fresh.score(inputOf(busy), null, new MemorySlotStore(), false);
     expect(plain((r as IteratorReturnResult<AmlOutput>).value)).toEqual(plain(want));
     expect(want.detail[(want.detailAt[19] as number) * want.detailWords]).toBeGreaterThan(4n);
   });

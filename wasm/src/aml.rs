@@ -325,17 +325,32 @@ impl<'a> State<'a> {
         }
     }
 
-    /// Overwrites the slot of `words[0]` (the key) with saved words, inserting it when absent.
-    /// The restored slot is clean: it equals what the store holds.
+    /// Overwrites the slot of `words[0]` (the key) with saved words, inserting it when absent:
+    /// a packed slot (`pack`: header, live ring rows oldest first, band rows) or, at
+    /// `SLOT_WORDS`, a whole one (stored before packing existed; a packed slot with a full ring
+    /// and band has the same layout). False when the words do not match their own header or no
+    /// slot is free. The restored slot is clean: it equals what the store holds.
     pub fn restore(&mut self, words: &[u64]) -> bool {
-        if words.len() != SLOT_WORDS || words[W_KEY] == EMPTY {
+        if words.len() < W_EVENTS || words[W_KEY] == EMPTY {
+            return false;
+        }
+        let whole = words.len() == SLOT_WORDS;
+        let (_, len, band) = meta_of(words[W_META]);
+        if !whole && (len > RING || band > BAND || words.len() != packed_words(words[W_META])) {
             return false;
         }
         match self.insert(words[W_KEY]) {
             Some((slot, _)) => {
                 let clock = self.header[H_CLOCK];
                 let s = self.slot_mut(slot);
-                s.copy_from_slice(words);
+                if whole {
+                    s.copy_from_slice(words);
+                } else {
+                    let ring = W_EVENTS + 2 * len;
+                    s[..ring].copy_from_slice(&words[..ring]);
+                    s[W_BAND..W_BAND + band].copy_from_slice(&words[ring..]);
+                    s[W_META] &= !0xff; // the packed ring starts at 0
+                }
                 s[W_META] &= !DIRTY;
                 // Restored for the batch about to be scored: in use, so not evictable before it.
                 s[W_TOUCH] = clock + 1;
@@ -345,70 +360,74 @@ impl<'a> State<'a> {
         }
     }
 
-    /// Copies slot `i` into `out` (`SLOT_WORDS`) with its unused ring and band words as zeros,
-    /// so what the store keeps depends only on the account's history, not on what the slot held
-    /// before (`insert` clears only the header).
-    fn copy_out(&self, i: usize, out: &mut [u64]) {
+    /// Writes slot `i` packed into `out`: its header (the ring's head set to 0), its live ring
+    /// rows oldest first, its band rows. Returns the words written (`packed_words`). Most
+    /// accounts hold a row or two, so this is about a tenth of the slot: what the store keeps,
+    /// and all that crosses into JavaScript when slots are evicted or checkpointed. Unused ring
+    /// and band words are never copied, so what is kept depends only on the account's history,
+    /// not on what the slot held before (`insert` clears only the header).
+    fn pack(&self, i: usize, out: &mut [u64]) -> usize {
         let s = self.slot(i);
         let (head, len, band) = meta(s);
         out[..W_EVENTS].copy_from_slice(&s[..W_EVENTS]);
-        for w in out[W_EVENTS..].iter_mut() {
-            *w = 0;
-        }
+        out[W_META] &= !0xff;
         for j in 0..len {
             let p = W_EVENTS + 2 * ((head + j) & (RING - 1));
-            out[p] = s[p];
-            out[p + 1] = s[p + 1];
+            out[W_EVENTS + 2 * j] = s[p];
+            out[W_EVENTS + 2 * j + 1] = s[p + 1];
         }
-        out[W_BAND..W_BAND + band].copy_from_slice(&s[W_BAND..W_BAND + band]);
+        let ring = W_EVENTS + 2 * len;
+        out[ring..ring + band].copy_from_slice(&s[W_BAND..W_BAND + band]);
+        ring + band
     }
 
-    /// Copies every dirty slot into `out` (whole slots) and marks it clean; stops when `out` is
-    /// full. Returns the number copied.
-    pub fn take_dirty(&mut self, out: &mut [u64]) -> usize {
-        let mut n = 0;
+    /// Copies the dirty slots from slot `from` on into `out`, packed back to back, and marks
+    /// them clean; stops when `out` may not hold another. The caller resumes at `next`.
+    pub fn take_dirty(&mut self, out: &mut [u64], from: usize) -> Transfer {
         let cap = self.free.len();
-        for i in 0..cap {
-            if (n + 1) * SLOT_WORDS > out.len() {
-                break;
-            }
+        let mut t = Transfer { copied: 0, words: 0, next: from };
+        while t.next < cap && t.words + SLOT_WORDS <= out.len() {
+            let i = t.next;
             let s = self.slot(i);
             if s[W_KEY] != EMPTY && s[W_META] & DIRTY != 0 {
                 self.slot_mut(i)[W_META] &= !DIRTY;
-                self.copy_out(i, &mut out[n * SLOT_WORDS..(n + 1) * SLOT_WORDS]);
-                n += 1;
+                t.words += self.pack(i, &mut out[t.words..]);
+                t.copied += 1;
             }
+            t.next += 1;
         }
-        n
+        t
     }
 
-    /// Evicts resident slots last touched before `cutoff`. Dirty ones are copied to `out` first
-    /// (the engine keeps them until the next checkpoint); clean ones are already in the store.
-    /// Stops when `out` is full. Returns (evicted, copied).
-    pub fn evict(&mut self, cutoff: u64, out: &mut [u64]) -> (usize, usize) {
-        let (mut evicted, mut copied) = (0, 0);
+    /// Evicts the resident slots from slot `from` on that were last touched before `cutoff`.
+    /// Dirty ones are copied to `out` first, packed back to back (the engine keeps them until
+    /// the next checkpoint); clean ones are already in the store. Stops when `out` may not hold
+    /// another; the caller resumes at `next`.
+    pub fn evict(&mut self, cutoff: u64, out: &mut [u64], from: usize) -> Transfer {
         let cap = self.free.len();
-        for i in 0..cap {
+        let mut t = Transfer { copied: 0, words: 0, next: from };
+        while t.next < cap {
+            let i = t.next;
             let (key, touch, dirty) = {
                 let s = self.slot(i);
                 (s[W_KEY], s[W_TOUCH], s[W_META] & DIRTY != 0)
             };
-            if key == EMPTY || touch >= cutoff {
-                continue;
-            }
-            if dirty {
-                if (copied + 1) * SLOT_WORDS > out.len() {
-                    break;
+            if key != EMPTY && touch < cutoff {
+                if dirty {
+                    if t.words + SLOT_WORDS > out.len() {
+                        break;
+                    }
+                    let at = t.words;
+                    t.words += self.pack(i, &mut out[at..]);
+                    out[at + W_META] &= !DIRTY;
+                    t.copied += 1;
                 }
-                self.copy_out(i, &mut out[copied * SLOT_WORDS..(copied + 1) * SLOT_WORDS]);
-                out[copied * SLOT_WORDS + W_META] &= !DIRTY;
-                copied += 1;
+                self.slot_mut(i)[W_KEY] = EMPTY;
+                self.remove(key);
             }
-            self.slot_mut(i)[W_KEY] = EMPTY;
-            self.remove(key);
-            evicted += 1;
+            t.next += 1;
         }
-        (evicted, copied)
+        t
     }
 
     /// The oldest touch among resident slots (the clock when none).
@@ -426,6 +445,16 @@ impl<'a> State<'a> {
     pub fn clock(&self) -> u64 {
         self.header[H_CLOCK]
     }
+}
+
+/// What one call of `State::take_dirty` or `State::evict` copied: the slots, the words they
+/// fill, and the slot to resume the scan at (the slot count once it is done). Each call goes on
+/// from where the last stopped: one pass over the slots for a whole checkpoint or eviction,
+/// where starting over at slot 0 for every transfer buffer scanned them dozens of times.
+pub struct Transfer {
+    pub copied: usize,
+    pub words: usize,
+    pub next: usize,
 }
 
 /// The rows of a batch, as the engine prepared them. `ts` is `i64::MIN` and `key` 0 where the
@@ -537,8 +566,18 @@ fn merge_runs(data: &mut [u32], tmp: &mut [u32], key: &impl Fn(u32) -> (i64, u32
 }
 
 fn meta(s: &Slot) -> (usize, usize, usize) {
-    let m = s[W_META];
+    meta_of(s[W_META])
+}
+
+/// Ring head, ring length and band length of a `W_META` word.
+fn meta_of(m: u64) -> (usize, usize, usize) {
     ((m & 0xff) as usize, ((m >> 8) & 0xff) as usize, ((m >> 16) & 0xff) as usize)
+}
+
+/// The words of a packed slot (`State::pack`) whose header has this `W_META` word.
+pub fn packed_words(meta_word: u64) -> usize {
+    let (_, len, band) = meta_of(meta_word);
+    W_EVENTS + 2 * len + band
 }
 
 fn set_meta(s: &mut Slot, head: usize, len: usize, band: usize, lone: bool) {
@@ -1414,10 +1453,12 @@ mod tests {
         let mut dirty = vec![0u64; 64 * SLOT_WORDS];
         let mut st = h.arena.state();
         let clock = st.clock();
-        let (evicted, copied) = st.evict(clock + 1, &mut dirty);
-        assert_eq!((evicted, copied), (1, 1));
+        let t = st.evict(clock + 1, &mut dirty, 0);
+        assert_eq!((t.copied, t.next), (1, 64));
+        assert_eq!(t.words, W_EVENTS + 2 * 10, "packed: the header and the ten rows");
+        assert_eq!(t.words, packed_words(dirty[W_META]));
         assert!(st.find(11).is_none());
-        assert!(st.restore(&dirty[..SLOT_WORDS]));
+        assert!(st.restore(&dirty[..t.words]));
         assert_ne!(h.one(row(11, 10_000, GBP, false)).1 & VELOCITY_COUNT, 0);
     }
 
@@ -1431,18 +1472,97 @@ mod tests {
         }
         let mut out = vec![0u64; 64 * SLOT_WORDS];
         let clock = h.arena.state().clock();
-        assert_eq!(h.arena.state().evict(clock + 1, &mut out), (1, 1));
+        assert_eq!(h.arena.state().evict(clock + 1, &mut out, 0).copied, 1);
         h.one(row(22, 5_000_000, 9_500 * GBP, true));
-        let n = h.arena.state().take_dirty(&mut out);
-        assert_eq!(n, 1);
+        let t = h.arena.state().take_dirty(&mut out, 0);
+        assert_eq!(t.copied, 1);
         let mut fresh = Harness::new();
         fresh.one(row(22, 5_000_000, 9_500 * GBP, true));
         let mut want = vec![0u64; SLOT_WORDS];
-        assert_eq!(fresh.arena.state().take_dirty(&mut want), 1);
+        let w = fresh.arena.state().take_dirty(&mut want, 0);
+        assert_eq!((w.copied, w.words), (1, t.words));
         // The touch clock differs (the first harness scored more batches); the rest is history.
         out[W_TOUCH] = 0;
         want[W_TOUCH] = 0;
-        assert_eq!(&out[..SLOT_WORDS], &want[..]);
+        assert_eq!(&out[..t.words], &want[..w.words]);
+    }
+
+    #[test]
+    fn checkpoints_and_evictions_resume_where_the_transfer_buffer_filled() {
+        // 40 accounts, each dirty, and room for three whole slots a call (two dozen packed
+        // ones): every slot comes out once, in calls that go on from where the last stopped.
+        let mut h = Harness::new();
+        for a in 1..=40u64 {
+            h.one(row(a * 7919, 0, GBP, false));
+            h.one(row(a * 7919, 1000, GBP, false));
+        }
+        let collect = |h: &mut Harness, evict: bool| -> Vec<u64> {
+            let mut keys = Vec::new();
+            let mut out = vec![0u64; 3 * SLOT_WORDS];
+            let mut from = 0;
+            let clock = h.arena.state().clock();
+            while from < 64 {
+                let mut st = h.arena.state();
+                let t =
+                    if evict { st.evict(clock + 1, &mut out, from) } else { st.take_dirty(&mut out, from) };
+                assert!(t.next > from, "every call makes progress");
+                let mut at = 0;
+                for _ in 0..t.copied {
+                    keys.push(out[at + W_KEY]);
+                    at += packed_words(out[at + W_META]);
+                }
+                assert_eq!(at, t.words);
+                from = t.next;
+            }
+            keys.sort_unstable();
+            keys
+        };
+        let want: Vec<u64> = (1..=40u64).map(|a| a * 7919).collect();
+        assert_eq!(collect(&mut h, false), want);
+        assert!(collect(&mut h, false).is_empty(), "taking them marked them clean");
+        h.one(row(7919, 2000, GBP, false));
+        h.one(row(2 * 7919, 2000, GBP, false));
+        assert_eq!(collect(&mut h, true), vec![7919, 2 * 7919], "only the dirty ones are copied");
+        assert_eq!(h.arena.state().resident(), 0, "every slot touched before the cutoff went");
+    }
+
+    #[test]
+    fn a_whole_slot_stored_before_packing_restores_like_its_packed_form() {
+        // 70 rows in reach: the ring is full and wraps (its head is not 0 in the whole slot).
+        let mut h = Harness::new();
+        for k in 0..70 {
+            h.one(row(5, k * 1000, GBP, k % 2 == 0));
+        }
+        let whole: Vec<u64> = {
+            let st = h.arena.state();
+            let s = st.slot(st.find(5).expect("resident"));
+            assert_ne!(meta(s).0, 0, "the ring has wrapped");
+            s.to_vec()
+        };
+        let mut packed = vec![0u64; SLOT_WORDS];
+        let clock = h.arena.state().clock();
+        let t = h.arena.state().evict(clock + 1, &mut packed, 0);
+        assert_eq!((t.copied, t.words), (1, W_EVENTS + 2 * RING), "a full ring, no band rows");
+        let next = |h: &mut Harness| h.one(row(5, 70_000, GBP, false));
+        assert!(h.arena.state().restore(&whole));
+        let from_whole = next(&mut h);
+        let mut h2 = Harness::new();
+        assert!(h2.arena.state().restore(&packed[..t.words]));
+        assert_eq!(next(&mut h2), from_whole);
+        assert_eq!(from_whole.3[0], RING as i64 + 1);
+        // A packed slot shorter or longer than its header says is refused, as is a truncated one.
+        let mut h3 = Harness::new();
+        h3.one(row(6, 0, GBP, false));
+        h3.one(row(6, 1000, GBP, false));
+        let mut out = vec![0u64; SLOT_WORDS];
+        let clock = h3.arena.state().clock();
+        let t = h3.arena.state().evict(clock + 1, &mut out, 0);
+        assert_eq!(t.words, W_EVENTS + 4);
+        let mut st = h3.arena.state();
+        assert!(!st.restore(&out[..t.words - 1]));
+        assert!(!st.restore(&out[..t.words + 1]));
+        assert!(!st.restore(&out[..W_EVENTS - 1]));
+        assert!(st.restore(&out[..t.words]));
     }
 
     #[test]

@@ -320,21 +320,22 @@ pub unsafe extern "C" fn aml_prepare(
     aml::prepare(&mut aml_state(), bytes_mut(keys, n), bytes_mut(ts, n), bytes_mut(fresh, fresh_cap)) as i32
 }
 
-/// Puts back `count` saved slots (whole slots, back to back). Returns how many went in.
+/// Puts back `count` saved slots, back to back, each packed or whole (`State::restore`); `lens`
+/// holds each one's length in words (u32). Returns how many went in.
 #[no_mangle]
-pub unsafe extern "C" fn aml_restore(words: usize, count: usize) -> i32 {
-    let all: &[u64] = bytes_mut(words, count * aml::SLOT_WORDS);
+pub unsafe extern "C" fn aml_restore(words: usize, lens: usize, count: usize) -> i32 {
+    let lens: &[u32] = bytes_mut(lens, count);
+    let total = lens.iter().map(|&l| l as usize).sum();
+    let all: &[u64] = bytes_mut(words, total);
     let mut st = aml_state();
-    let mut k = 0;
-    while k < count && st.restore(&all[k * aml::SLOT_WORDS..(k + 1) * aml::SLOT_WORDS]) {
+    let (mut k, mut at) = (0, 0);
+    while k < count && st.restore(&all[at..at + lens[k] as usize]) {
+        at += lens[k] as usize;
         k += 1;
     }
     k as i32
 }
 
-/// Scores rows. Descriptor (u32 words): key, ts, gbp, flags, n, order, order_len, score, rules,
-/// out_flags, detail, dry, undo, undo_words, fired (order_len u32s). Returns how many rows fired
-/// a rule (listed in `fired`), or -1 when a slot was missing or the undo buffer too small.
 #[no_mangle]
 pub unsafe extern "C" fn aml_score(desc: usize) -> i32 {
     let w = slice::from_raw_parts(desc as *const u32, 15);
@@ -375,17 +376,25 @@ pub unsafe extern "C" fn aml_score(desc: usize) -> i32 {
     }
 }
 
-/// Copies dirty slots (up to `cap` of them) to `out`, marking them clean. Returns the count.
-#[no_mangle]
-pub unsafe extern "C" fn aml_take_dirty(out: usize, cap: usize) -> usize {
-    aml_state().take_dirty(bytes_mut(out, cap * aml::SLOT_WORDS))
+/// Writes a transfer's copied slots, words and next slot to `res` (three u32).
+unsafe fn transfer_out(t: aml::Transfer, res: usize) {
+    let r: &mut [u32] = bytes_mut(res, 3);
+    r.copy_from_slice(&[t.copied as u32, t.words as u32, t.next as u32]);
 }
 
-/// Evicts slots last touched before `cutoff`, copying dirty ones to `out` (room for `cap`
-/// slots). Returns the number copied; `aml_free_slots` tells how many were freed.
+/// Copies dirty slots from slot `from` on into `out` (room for `cap_words` u64), packed, marking
+/// them clean; the transfer's counts go to `res` (`transfer_out`).
 #[no_mangle]
-pub unsafe extern "C" fn aml_evict(cutoff: f64, out: usize, cap: usize) -> usize {
-    aml_state().evict(cutoff as u64, bytes_mut(out, cap * aml::SLOT_WORDS)).1
+pub unsafe extern "C" fn aml_take_dirty(out: usize, cap_words: usize, from: usize, res: usize) {
+    transfer_out(aml_state().take_dirty(bytes_mut(out, cap_words), from), res);
+}
+
+/// Evicts slots from slot `from` on that were last touched before `cutoff`, copying dirty ones
+/// packed into `out` (room for `cap_words` u64); the transfer's counts go to `res`.
+/// `aml_free_slots` tells how many were freed.
+#[no_mangle]
+pub unsafe extern "C" fn aml_evict(cutoff: f64, out: usize, cap_words: usize, from: usize, res: usize) {
+    transfer_out(aml_state().evict(cutoff as u64, bytes_mut(out, cap_words), from), res);
 }
 
 #[no_mangle]
