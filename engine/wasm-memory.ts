@@ -82,11 +82,13 @@ export class WasmMemory {
 
   /**
    * Reserves `bytes` for the life of the instance (state that outlives a batch, such as an AML
-   * shard's arena): the bump region then starts above it. Only between batches.
+   * shard's arena): the bump region then starts above it. Only between batches. With `boundary`
+   * (a power of two), the reservation starts on it and ends on it.
    */
-  reserve(bytes: number): number {
+  reserve(bytes: number, boundary = 8): number {
     if (this.top !== this.base) throw new SluiceError('WASM_FAILURE', 'reserve() while a batch holds memory');
-    const ptr = this.alloc(bytes);
+    this.top = align(this.top, boundary);
+    const ptr = this.alloc(align(bytes, boundary));
     this.base = align(this.top, 8);
     this.top = this.base;
     return ptr;

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { AmlKernel } from '../../engine/aml/kernel.ts';
 import { WasmMemory } from '../../engine/wasm-memory.ts';
 
 describe('WASM memory copies', () => {
@@ -37,5 +38,29 @@ describe('WASM memory copies', () => {
     expect([...out]).toEqual([5n, -6n, 7n]);
     expect(bytes[0]).toBe(5);
     expect(out.buffer.byteLength).toBe(24);
+  });
+});
+
+describe('WASM memory reservations', () => {
+  it('start and end a reservation on the boundary asked for, whatever came before', () => {
+    for (const before of [0, 8, 96, 4088]) {
+      const mem = new WasmMemory();
+      if (before > 0) mem.reserve(before);
+      const ptr = mem.reserve(10_000, 4096);
+      expect(ptr % 4096).toBe(0);
+      // The bump region starts after it, on the boundary too: a batch's buffers sit at the same
+      // place relative to the pages whatever the module's static data took.
+      expect(mem.alloc(8) % 4096).toBe(0);
+      expect(mem.alloc(8) - ptr).toBe(12_288 + 8);
+    }
+  });
+
+  it('gives an AML shard its arena on a page', () => {
+    for (const before of [0, 96]) {
+      const mem = new WasmMemory();
+      if (before > 0) mem.reserve(before);
+      new AmlKernel(1024, mem);
+      expect(mem.alloc(8) % 4096).toBe(0);
+    }
   });
 });
