@@ -106,7 +106,6 @@ export class MemorySlotStore implements SlotStore {
     return this.slots.get(key);
   }
   evicted(slots: Uint8Array, count: number): void {
-    // A copy each: a view would keep the whole transfer buffer alive for as long as one slot of it is.
-    eachPacked(slots, count, (key, slot) => this.slots.set(key, slot.slice()));
+    eachPacked(slots, count, (key, slot) => this.slots.set(key, slot));
   }
 }

@@ -96,8 +96,8 @@ export interface SlotStore {
    */
   get(key: bigint): Uint8Array | undefined;
   /**
-   * `count` slots evicted dirty, packed back to back (`eachPacked` walks them; the buffer is the
-   * store's): the store must keep them (they are newer than its copy).
+   * `count` slots evicted dirty, packed back to back (`eachPacked` hands each over as a copy;
+   * the buffer is the store's): the store must keep them (they are newer than its copy).
    */
   evicted(slots: Uint8Array, count: number): void;
 }

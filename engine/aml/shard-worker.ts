@@ -106,8 +106,7 @@ const slots: SlotStore = {
     return store.amlState.get(keyBuf(key)) as Uint8Array | undefined;
   },
   evicted(buf, count) {
-    // Packed, and a copy each: a view would hold the whole transfer buffer while one slot waits.
-    eachPacked(buf, count, (key, slot) => pending.set(key, slot.slice()));
+    eachPacked(buf, count, (key, slot) => pending.set(key, slot));
   },
 };
 
@@ -286,8 +285,7 @@ function checkpoint(): void {
   if (halted) return;
   const snapshot = new Map<bigint, Uint8Array>(pending);
   for (const { slots: buf, count } of engine.kernel.takeDirty()) {
-    // Copies: the views would keep each transfer buffer whole until the write is done.
-    eachPacked(buf, count, (key, slot) => snapshot.set(key, slot.slice()));
+    eachPacked(buf, count, (key, slot) => snapshot.set(key, slot));
   }
   for (const [k, v] of snapshot) inflight.set(k, v);
   const evicted = new Map(pending);

@@ -27,7 +27,9 @@ function packedWords(meta: number): number {
 
 /**
  * Calls `fn` with each of `count` packed slots written back to back (a transfer buffer of the
- * kernel's, starting on 8 bytes): its account key and its bytes, a view of `stream`.
+ * kernel's, starting on 8 bytes): its account key and a copy of its bytes. A copy, not a view:
+ * every holder keeps slots past the call (a store, a checkpoint's snapshot), and a view would keep
+ * the whole transfer buffer alive for as long as one of its slots is.
  */
 export function eachPacked(
   stream: Uint8Array,
@@ -39,7 +41,7 @@ export function eachPacked(
   let at = 0;
   for (let k = 0; k < count; k++) {
     const words = packedWords(low[2 * (at + W_META)] as number);
-    fn(key[at] as bigint, stream.subarray(8 * at, 8 * (at + words)));
+    fn(key[at] as bigint, stream.slice(8 * at, 8 * (at + words)));
     at += words;
   }
 }
@@ -62,10 +64,9 @@ export function storedSlotWords(stored: Uint8Array): number {
       ((stored[m + 2] as number) << 16) |
       ((stored[m + 3] as number) << 24)) >>>
     0;
-  const len = (meta >>> 8) & 0xff;
-  const band = (meta >>> 16) & 0xff;
-  if (len > RING || band > BAND || stored.byteLength !== 8 * packedWords(meta)) {
+  const words = packedWords(meta);
+  if (((meta >>> 8) & 0xff) > RING || ((meta >>> 16) & 0xff) > BAND || stored.byteLength !== 8 * words) {
     throw new SluiceError('AML_STATE', 'a stored AML slot does not match its own header');
   }
-  return packedWords(meta);
+  return words;
 }

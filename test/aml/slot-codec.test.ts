@@ -40,7 +40,7 @@ describe('packed AML slots', () => {
 
     const packed = new Map<bigint, Uint8Array>();
     for (const { slots, count } of resumed.kernel.takeDirty()) {
-      eachPacked(slots, count, (key, slot) => packed.set(key, slot.slice()));
+      eachPacked(slots, count, (key, slot) => packed.set(key, slot));
     }
     expect(packed.size).toBeGreaterThan(250);
     // The busy account's ring has wrapped: 64 rows kept, the oldest dropped.
@@ -73,7 +73,7 @@ describe('packed AML slots', () => {
     let packed11: Uint8Array | undefined;
     for (const { slots, count } of first.kernel.takeDirty()) {
       eachPacked(slots, count, (key, slot) => {
-        if (key === 11n) packed11 = slot.slice();
+        if (key === 11n) packed11 = slot;
       });
     }
     const packed = packed11 as Uint8Array;
@@ -118,7 +118,7 @@ describe('packed AML slots', () => {
     expect(first?.count).toBeGreaterThan(0);
     let one: Uint8Array = new Uint8Array(0);
     eachPacked(first?.slots ?? new Uint8Array(0), 1, (_, slot) => {
-      one = slot.slice();
+      one = slot;
     });
     expect(storedSlotWords(one)).toBe(one.byteLength / 8);
     expect(() => storedSlotWords(one.subarray(0, one.byteLength - 8))).toThrow(/does not match/);

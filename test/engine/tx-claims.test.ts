@@ -9,13 +9,19 @@ import { createWork, type WorkResult } from '../../engine/worker.ts';
 import { jsonIngest, validRow as row } from '../support/rows.ts';
 import { tempDir } from '../support/service.ts';
 
-const dir = tempDir();
-const store = new Store({ dataDir: dir.path });
-const work = createWork({ dataDir: dir.path });
-afterAll(async () => {
-  await store.close();
-  dir.remove();
-});
+/** A store and a worker in a fresh data dir, closed and removed after the suite or block. */
+function freshStore() {
+  const dir = tempDir();
+  const store = new Store({ dataDir: dir.path });
+  const work = createWork({ dataDir: dir.path });
+  afterAll(async () => {
+    await store.close();
+    dir.remove();
+  });
+  return { store, work };
+}
+
+const { store, work } = freshStore();
 
 /** Ingests rows with these ids (one row each, in order) into `into`, through the worker and the commit. */
 async function ingestInto(into: Store, w: typeof work, batchId: string, ids: string[]) {
@@ -133,13 +139,7 @@ describe('tx-id claims', () => {
 });
 
 describe('tx-id claims of consecutive ids, as runs', () => {
-  const dir2 = tempDir();
-  const s = new Store({ dataDir: dir2.path });
-  const w = createWork({ dataDir: dir2.path });
-  afterAll(async () => {
-    await s.close();
-    dir2.remove();
-  });
+  const { store: s, work: w } = freshStore();
   const seqId = (prefix: string, n: number, width: number) => `${prefix}${String(n).padStart(width, '0')}`;
   const span = (prefix: string, from: number, count: number, width = 6) =>
     Array.from({ length: count }, (_, i) => seqId(prefix, from + i, width));
