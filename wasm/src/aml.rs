@@ -336,7 +336,7 @@ impl<'a> State<'a> {
         }
         let whole = words.len() == SLOT_WORDS;
         let (_, len, band) = meta_of(words[W_META]);
-        if !whole && (len > RING || band > BAND || words.len() != packed_words(words[W_META])) {
+        if !whole && (len > RING || band > BAND || words.len() != W_EVENTS + 2 * len + band) {
             return false;
         }
         match self.insert(words[W_KEY]) {
