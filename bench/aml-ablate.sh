@@ -10,8 +10,8 @@
 #
 #   bash bench/aml-ablate.sh NAME   (BENCH_ROUNDS, BENCH_ACCOUNTS, BENCH_ROWS as for the bench)
 #
-# The patches that touch wasm/ need scripts/build-wasm.sh's Rust toolchain. A patch that no longer
-# applies fails loudly: refresh it against the kernel as it is before comparing figures.
+# The patches that touch wasm/ need scripts/build-wasm.sh's Rust toolchain. .ci/run checks that
+# every patch still applies, so a change to the code they cut into must refresh them.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 name=${1:?usage: bash bench/aml-ablate.sh NAME (one of bench/ablations/*.patch)}
