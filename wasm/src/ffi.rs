@@ -336,6 +336,9 @@ pub unsafe extern "C" fn aml_restore(words: usize, lens: usize, count: usize) ->
     k as i32
 }
 
+/// Scores rows. Descriptor (u32 words): key, ts, gbp, flags, n, order, order_len, score, rules,
+/// out_flags, detail, dry, undo, undo_words, fired (order_len u32s). Returns how many rows fired
+/// a rule (listed in `fired`), or -1 when a slot was missing or the undo buffer too small.
 #[no_mangle]
 pub unsafe extern "C" fn aml_score(desc: usize) -> i32 {
     let w = slice::from_raw_parts(desc as *const u32, 15);
